@@ -1,0 +1,202 @@
+//! The container's init: what the cloned child does between `clone3` and `execve`.
+//!
+//! Everything was computed by the parent into an [`InitPlan`]; this code only makes system calls,
+//! in the order runc uses (mounts → pivot → sysctls → console → masks → rlimits → seccomp if
+//! privileged → user and capabilities → no_new_privs → seccomp → exec). A failure is written to
+//! the error pipe as `CODE\nMESSAGE` and the child exits with CODE.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::mount::MsFlags;
+
+use crate::caps::CapSets;
+use crate::devices::DevicePlan;
+use crate::error::{Error, Result};
+use crate::process::Rlimit;
+use crate::rootfs::{CgroupEntry, MountPlan};
+use crate::tty::Winsize;
+
+/// Everything the child needs, prepared by the parent.
+pub struct InitPlan {
+    pub rootfs: PathBuf,
+    pub root_propagation: MsFlags,
+    pub mounts: Vec<MountPlan>,
+    pub cgroups: Vec<CgroupEntry>,
+    pub devices: Vec<DevicePlan>,
+    pub masked: Vec<PathBuf>,
+    pub readonly: Vec<PathBuf>,
+    pub readonly_root: bool,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub sysctls: Vec<(String, String)>,
+    pub rlimits: Vec<Rlimit>,
+    pub oom_score_adj: Option<i32>,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub caps: Option<CapSets>,
+    pub last_cap: u8,
+    pub no_new_privs: bool,
+    pub seccomp: Option<berth_seccomp::Program>,
+    pub seccomp_flags: u32,
+    pub cwd: PathBuf,
+    pub args: Vec<CString>,
+    pub env: Vec<CString>,
+    pub tty: bool,
+    pub winsize: Option<Winsize>,
+    pub keep_stdin: bool,
+    /// Namespaces to join by path (type flag, open fd), entered before anything else.
+    pub join: Vec<(nix::sched::CloneFlags, OwnedFd)>,
+    /// Enter a new cgroup namespace after the parent placed us in the cgroup (v1/hybrid).
+    pub unshare_cgroup: bool,
+    pub new_netns: bool,
+}
+
+/// Descriptors shared with the parent.
+pub struct InitFds {
+    pub sync_read: OwnedFd,
+    pub error_write: OwnedFd,
+    pub console: Option<OwnedFd>,
+}
+
+/// Runs in the cloned child; never returns.
+pub fn run(plan: &InitPlan, fds: InitFds) -> ! {
+    let err = match setup_and_exec(plan, &fds) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let code = err.exit_code();
+    let msg = format!("{code}\n{err}");
+    // SAFETY: writing our own buffer to the error pipe, then leaving without running any
+    // destructors or atexit handlers of the parent's copy of the program.
+    unsafe {
+        libc::write(fds.error_write.as_raw_fd(), msg.as_ptr().cast(), msg.len());
+        libc::_exit(code)
+    }
+}
+
+enum Never {}
+
+fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
+    // Wait until the parent has put us into the cgroup (and lets us go).
+    let mut b = [0u8; 1];
+    match nix::unistd::read(fds.sync_read.as_fd(), &mut b) {
+        Ok(1) => {}
+        _ => return Err(Error::Spec("parent went away before start".into())),
+    }
+    for (kind, fd) in &plan.join {
+        nix::sched::setns(fd.as_fd(), *kind).map_err(Error::sys("join namespace"))?;
+    }
+    if plan.unshare_cgroup {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).map_err(Error::sys("unshare cgroup namespace"))?;
+    }
+    if plan.new_netns {
+        crate::process::loopback_up()?;
+    }
+    let root = crate::rootfs::prepare(&plan.rootfs, plan.root_propagation, &plan.mounts, &plan.cgroups)?;
+    crate::devices::create(&root, &plan.devices)?;
+    crate::devices::symlinks(&root)?;
+    crate::fsutil::mkdir_all_in_root(root.as_fd(), &plan.cwd).map_err(Error::io("create working directory", &plan.cwd))?;
+    drop(root);
+    if let Some(h) = &plan.hostname {
+        nix::unistd::sethostname(h).map_err(Error::sys("sethostname"))?;
+    }
+    if let Some(d) = &plan.domainname {
+        // SAFETY: pointer and length of our own string.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(Error::Sys { op: "setdomainname", source: nix::Error::last() });
+        }
+    }
+    crate::rootfs::pivot(&plan.rootfs)?;
+    for (k, v) in &plan.sysctls {
+        crate::process::set_sysctl(k, v)?;
+    }
+    if plan.tty {
+        let sock = fds.console.as_ref().ok_or_else(|| Error::Spec("terminal requested without console socket".into()))?;
+        crate::tty::setup_console(sock.as_fd(), plan.winsize.as_ref())?;
+    } else {
+        // Leave berth's process group so terminal signals reach berth, which forwards them.
+        let _ = nix::unistd::setsid();
+        if !plan.keep_stdin {
+            let null = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDONLY, nix::sys::stat::Mode::empty())
+                .map_err(|e| Error::Io { op: "open", path: "/dev/null".into(), source: e.into() })?;
+            // SAFETY: dup2 onto fd 0 of our own table.
+            if unsafe { libc::dup2(null.as_raw_fd(), 0) } < 0 {
+                return Err(Error::Sys { op: "dup2 stdin", source: nix::Error::last() });
+            }
+        }
+    }
+    crate::rootfs::mask_paths(&plan.masked)?;
+    crate::rootfs::readonly_paths(&plan.readonly)?;
+    if plan.readonly_root {
+        crate::rootfs::readonly_root()?;
+    }
+    if let Some(v) = plan.oom_score_adj {
+        crate::process::set_oom_score_adj(v)?;
+    }
+    crate::process::set_rlimits(&plan.rlimits)?;
+    nix::unistd::chdir(&plan.cwd).map_err(|e| Error::Io { op: "chdir to", path: plan.cwd.clone(), source: e.into() })?;
+
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we still hold it.
+    if let (Some(prog), false) = (&plan.seccomp, plan.no_new_privs) {
+        berth_seccomp::install(prog, plan.seccomp_flags)?;
+    }
+    if let Some(caps) = &plan.caps {
+        crate::caps::drop_bounding(caps, plan.last_cap).map_err(Error::sys("drop bounding capabilities"))?;
+        crate::caps::keep_caps(true).map_err(Error::sys("keep capabilities"))?;
+    }
+    set_ids(plan)?;
+    if let Some(caps) = &plan.caps {
+        crate::caps::apply(caps).map_err(Error::sys("set capabilities"))?;
+    }
+    if plan.no_new_privs {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(Error::Sys { op: "set no_new_privs", source: nix::Error::last() });
+        }
+        if let Some(prog) = &plan.seccomp {
+            berth_seccomp::install(prog, plan.seccomp_flags)?;
+        }
+    }
+    restore_signals();
+    // SAFETY: marks every descriptor from 3 up close-on-exec; nothing is closed now.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    Err(crate::process::exec(&plan.args, &plan.env))
+}
+
+fn set_ids(plan: &InitPlan) -> Result<()> {
+    let groups: Vec<libc::gid_t> = plan.additional_gids.clone();
+    // SAFETY: pointer and length of our own vector.
+    if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } != 0 {
+        return Err(Error::Sys { op: "setgroups", source: nix::Error::last() });
+    }
+    // SAFETY: plain id syscalls. Raw syscalls, not glibc's wrappers, which would signal every
+    // thread (there is one) through a mechanism that assumes glibc created this process.
+    unsafe {
+        if libc::syscall(libc::SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0 {
+            return Err(Error::Sys { op: "setresgid", source: nix::Error::last() });
+        }
+        if libc::syscall(libc::SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0 {
+            return Err(Error::Sys { op: "setresuid", source: nix::Error::last() });
+        }
+    }
+    Ok(())
+}
+
+/// Unblocks every signal and resets dispositions the parent changed (Rust ignores SIGPIPE),
+/// so the container starts with a clean signal state.
+fn restore_signals() {
+    // SAFETY: sigset manipulation on a local, then sigprocmask/signal on our own process.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        for sig in 1..32 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+    }
+}
