@@ -1,7 +1,8 @@
 //! The container's init: what the cloned child does between `clone3` and `execve`.
 //!
 //! Everything was computed by the parent into an [`InitPlan`]; this code only makes system calls,
-//! in the order runc uses (mounts → pivot → sysctls → console → masks → rlimits → seccomp if
+//! in runc's order, except that the cgroup tree is mounted late (mounts → pivot → sysctls →
+//! console → wait for the cgroup attach → cgroup namespace and tree → masks → rlimits → seccomp if
 //! privileged → user and capabilities → no_new_privs → seccomp → exec). A failure is written to
 //! the error pipe as `CODE\nMESSAGE` and the child exits with CODE.
 
@@ -80,17 +81,8 @@ pub fn run(plan: &InitPlan, fds: InitFds) -> ! {
 enum Never {}
 
 fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
-    // Wait until the parent has put us into the cgroup (and lets us go).
-    let mut b = [0u8; 1];
-    match nix::unistd::read(fds.sync_read.as_fd(), &mut b) {
-        Ok(1) => {}
-        _ => return Err(Error::Spec("parent went away before start".into())),
-    }
     for (kind, fd) in &plan.join {
         nix::sched::setns(fd.as_fd(), *kind).map_err(Error::sys("join namespace"))?;
-    }
-    if plan.unshare_cgroup {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).map_err(Error::sys("unshare cgroup namespace"))?;
     }
     if plan.new_netns {
         crate::process::loopback_up()?;
@@ -128,6 +120,17 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
             }
         }
     }
+    // Wait until the parent has put us into the cgroup. On cgroup v1 that attach costs the
+    // kernel an RCU grace period (~10 ms), which is why everything above runs before it.
+    let mut b = [0u8; 1];
+    match nix::unistd::read(fds.sync_read.as_fd(), &mut b) {
+        Ok(1) => {}
+        _ => return Err(Error::Spec("parent went away before start".into())),
+    }
+    if plan.unshare_cgroup {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).map_err(Error::sys("unshare cgroup namespace"))?;
+    }
+    crate::rootfs::mount_cgroup_tree(&plan.mounts, &plan.cgroups)?;
     crate::rootfs::mask_paths(&plan.masked)?;
     crate::rootfs::readonly_paths(&plan.readonly)?;
     if plan.readonly_root {

@@ -4,9 +4,7 @@
 //! Everything the child needs is parsed in the parent into a [`MountPlan`]; the child only makes
 //! system calls. Mount targets are resolved inside the root with `openat2(RESOLVE_IN_ROOT)`.
 
-use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -138,10 +136,6 @@ pub fn plan_mounts(mounts: &[Mount]) -> Result<Vec<MountPlan>> {
             })
         })
         .collect()
-}
-
-fn cstr(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::Spec(format!("path {} has a NUL byte", p.display())))
 }
 
 fn do_mount(src: Option<&Path>, target: &OwnedFd, fstype: Option<&str>, flags: MsFlags, data: &str, shown: &Path) -> Result<()> {
@@ -301,17 +295,28 @@ pub fn host_cgroup_entries(layout: berth_cgroups::Layout, root: &Path) -> Vec<Cg
     out
 }
 
-/// Everything before `pivot_root`: propagation, the root bind mount, the spec's mounts.
+/// Everything before `pivot_root`: propagation, the root bind mount, the spec's mounts (but the
+/// cgroup tree, see [`mount_cgroup_tree`]).
 pub(crate) fn prepare(rootfs: &Path, root_propagation: MsFlags, mounts: &[MountPlan], cgroups: &[CgroupEntry]) -> Result<OwnedFd> {
     mount(None::<&str>, "/", None::<&str>, root_propagation, None::<&str>)
         .map_err(|e| Error::Io { op: "set propagation of", path: "/".into(), source: e.into() })?;
     mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .map_err(|e| Error::Io { op: "bind mount rootfs", path: rootfs.into(), source: e.into() })?;
     let root = open_root(rootfs).map_err(Error::io("open rootfs", rootfs))?;
-    for m in mounts {
+    for m in mounts.iter().filter(|m| m.kind != MountKind::Cgroup) {
         mount_one(&root, m, cgroups)?;
     }
     Ok(root)
+}
+
+/// The cgroup tree mounts, made after `pivot_root` once the process is in its cgroup and its
+/// cgroup namespace (so the parent's cgroup attach overlaps the rest of the setup).
+pub(crate) fn mount_cgroup_tree(mounts: &[MountPlan], cgroups: &[CgroupEntry]) -> Result<()> {
+    let root = open_root(Path::new("/")).map_err(Error::io("open", "/"))?;
+    for m in mounts.iter().filter(|m| m.kind == MountKind::Cgroup) {
+        mount_cgroups(&root, m, cgroups)?;
+    }
+    Ok(())
 }
 
 /// `pivot_root(".", ".")` then detaches the old root, leaving no path to the host's tree.

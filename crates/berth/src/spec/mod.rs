@@ -64,8 +64,8 @@ pub fn build(a: &RunArgs, id: &str, rootfs: &Path, run_dir: &Path) -> Result<Spe
         .bounding(caps.clone())
         .effective(caps.clone())
         .permitted(caps)
-        .inheritable(Default::default())
-        .ambient(Default::default())
+        .inheritable(oci_spec::runtime::Capabilities::new())
+        .ambient(oci_spec::runtime::Capabilities::new())
         .build()?;
     let mut process = ProcessBuilder::default()
         .terminal(a.tty)
@@ -329,3 +329,6 @@ fn host_devices() -> Vec<LinuxDevice> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;
