@@ -19,7 +19,7 @@ const MKDIR_ATTEMPTS: usize = 8;
 /// How long to wait for a cgroup to empty (kill) or become removable (rmdir).
 const WAIT_LIMIT: Duration = Duration::from_secs(5);
 
-fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
     move |source| Error::Io { op, path: path.to_path_buf(), source }
 }
 
@@ -105,10 +105,34 @@ pub(crate) fn mkdir_levels(
     }
 }
 
-/// Removes a cgroup directory. A container directory (`leaf`) is retried on `EBUSY` while its
-/// dying tasks go away; a parent is removed only if empty, and `ENOTEMPTY`/`EBUSY` (another
-/// container still uses it) are not errors. A missing directory is fine either way.
+/// The subdirectories below `dir` (cgroups the container made inside its own), deepest first.
+fn descendants(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.extend(descendants(&e.path()));
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// Removes a cgroup directory. A container directory (`leaf`) goes with any cgroups made
+/// inside it and is retried on `EBUSY` while its dying tasks go away; a parent is removed only
+/// if empty, and `ENOTEMPTY`/`EBUSY` (another container still uses it) are not errors. A
+/// missing directory is fine either way.
 pub(crate) fn rmdir_retry(dir: &Path, leaf: bool) -> Result<()> {
+    if leaf {
+        for d in descendants(dir) {
+            rmdir_one(&d, true)?;
+        }
+    }
+    rmdir_one(dir, leaf)
+}
+
+fn rmdir_one(dir: &Path, leaf: bool) -> Result<()> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
@@ -130,11 +154,13 @@ pub(crate) fn rmdir_retry(dir: &Path, leaf: bool) -> Result<()> {
     }
 }
 
-/// The pids listed in `cgroup.procs` of all `dirs` (sorted, deduplicated; 0 — a process in
-/// another pid namespace — is left out).
+/// The pids listed in `cgroup.procs` of all `dirs` and the cgroups below them (sorted,
+/// deduplicated; 0 — a process in another pid namespace — is left out).
 pub(crate) fn pids_in(dirs: &[PathBuf]) -> Result<Vec<i32>> {
     let mut out = Vec::new();
-    for d in dirs {
+    let all = dirs.iter().flat_map(|d| std::iter::once(d.clone()).chain(descendants(d)));
+    for d in all {
+        let d = &d;
         let f = d.join("cgroup.procs");
         let text = match std::fs::read_to_string(&f) {
             Ok(t) => t,

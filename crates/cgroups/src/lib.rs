@@ -3,7 +3,13 @@
 //!
 //! The crate only ever creates, writes and removes cgroups under the path it is given
 //! (`berth/<id>` by default): it never moves or edits a cgroup it did not create, except enabling
-//! controllers in `cgroup.subtree_control` of the ancestors on v2, which is required to delegate them.
+//! controllers in `cgroup.subtree_control` of the ancestors on v2, which is required to delegate
+//! them, and filling a still-empty v1 `cpuset.cpus`/`cpuset.mems` of a shared parent (e.g.
+//! `berth`) that another berth made a moment ago, with the value its maker is about to write.
+//!
+//! The hierarchies are found by probing the root (each `<root>/<name>` directory whose name
+//! lists controllers berth uses and that holds `cgroup.procs`), not from mountinfo, so a fake
+//! tree in a temp dir works the same; a manager probes once.
 //!
 //! API (stable; the runtime codes against it):
 //! - [`Layout::detect`] reads the host layout from a cgroupfs root (normally `/sys/fs/cgroup`).
@@ -126,7 +132,6 @@ impl Manager {
 
     /// Applies (again) a resource set, e.g. for a later `update` command.
     pub fn apply(&self, res: &LinuxResources) -> Result<()> {
-        self.rel_parts()?;
         let h = self.hier()?;
         let mut warnings = Vec::new();
         let r = (|| {
@@ -159,6 +164,7 @@ impl Manager {
         if self.layout != Layout::V2 {
             return Ok(None);
         }
+        self.rel_parts()?;
         let dir = self.root.join(&self.rel);
         fs::open_dir(&dir).map(Some)
     }
@@ -219,6 +225,25 @@ impl Manager {
         Ok(())
     }
 
+    /// Removes the empty ancestors of the container cgroup (such as berth's own `berth` parent)
+    /// in every hierarchy, whoever created them. For parents that belong to berth only: the
+    /// caller decides that. `rmdir` refuses a non-empty directory, so a parent another
+    /// container still uses stays, and `create` retries if a parent vanishes under it.
+    pub fn remove_empty_parents(&self) {
+        let Ok(h) = self.hier() else { return };
+        let depth = Path::new(&self.rel).components().count();
+        for leaf in self.leaf_dirs(h) {
+            let mut dir = leaf.parent();
+            for _ in 1..depth {
+                let Some(d) = dir else { break };
+                if std::fs::remove_dir(d).is_err() {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+    }
+
     /// Path of the container cgroup in a given v1 controller (`"memory"`, `"cpu"`, …) or in the
     /// v2 tree (`""` or `"unified"`; on pure v2 every controller name maps to the one directory).
     pub fn path(&self, controller: &str) -> Option<PathBuf> {
@@ -248,7 +273,10 @@ impl Manager {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The hierarchies, probed once; fails first on an invalid `rel`, so that no method ever
+    /// touches a path outside the container's directories.
     fn hier(&self) -> Result<&Hierarchies> {
+        self.rel_parts()?;
         if let Some(h) = self.hier.get() {
             return Ok(h);
         }
@@ -291,7 +319,7 @@ impl Manager {
     fn create_dirs(&self, h: &Hierarchies, parts: &[&str], res: &LinuxResources, created: &mut Vec<PathBuf>, warnings: &mut Vec<String>) -> Result<()> {
         for hroot in h.v1_unique() {
             let is_cpuset = h.v1_root("cpuset") == Some(hroot);
-            fs::mkdir_levels(hroot, parts, created, |_| Ok(()), |dir| if is_cpuset { v1::init_cpuset(dir) } else { Ok(()) })?;
+            fs::mkdir_levels(hroot, parts, created, |_| Ok(()), |dir| if is_cpuset { v1::init_cpuset(hroot, dir) } else { Ok(()) })?;
         }
         if let Some(v2root) = &h.v2 {
             let wanted: Vec<&'static str> = if self.layout == Layout::V2 { v2::WANTED.to_vec() } else { self.v2_needed(h, res) };

@@ -108,14 +108,17 @@ pub(crate) fn cpu_max(quota: i64, period: u64) -> Option<String> {
     Some(s)
 }
 
+fn list(v: &Option<Vec<LinuxThrottleDevice>>) -> &[LinuxThrottleDevice] {
+    v.as_deref().unwrap_or(&[])
+}
+
 /// The throttle lists of `b` as (v1 file suffix, v2 key, devices).
 pub(crate) fn throttles(b: &LinuxBlockIo) -> [(&'static str, &'static str, &[LinuxThrottleDevice]); 4] {
-    let l = |v: &Option<Vec<LinuxThrottleDevice>>| -> &[LinuxThrottleDevice] { v.as_deref().unwrap_or(&[]) };
     [
-        ("read_bps_device", "rbps", l(b.throttle_read_bps_device())),
-        ("write_bps_device", "wbps", l(b.throttle_write_bps_device())),
-        ("read_iops_device", "riops", l(b.throttle_read_iops_device())),
-        ("write_iops_device", "wiops", l(b.throttle_write_iops_device())),
+        ("read_bps_device", "rbps", list(b.throttle_read_bps_device())),
+        ("write_bps_device", "wbps", list(b.throttle_write_bps_device())),
+        ("read_iops_device", "riops", list(b.throttle_read_iops_device())),
+        ("write_iops_device", "wiops", list(b.throttle_write_iops_device())),
     ]
 }
 
@@ -225,7 +228,7 @@ mod tests {
 
     #[test]
     fn io_max_groups_by_device() {
-        let t = |maj, min, rate| LinuxThrottleDeviceBuilder::default().major(maj).minor(min).rate(rate).build().unwrap();
+        let t = |maj: i64, min: i64, rate: u64| LinuxThrottleDeviceBuilder::default().major(maj).minor(min).rate(rate).build().unwrap();
         let b = LinuxBlockIoBuilder::default()
             .throttle_read_bps_device(vec![t(8, 0, 1000), t(8, 16, 5)])
             .throttle_write_iops_device(vec![t(8, 0, 30)])

@@ -9,29 +9,31 @@ use crate::layout::Kind;
 use crate::resources::{self, throttles};
 use crate::{Error, Result};
 
-/// A new v1 cpuset cgroup starts with empty `cpuset.cpus`/`cpuset.mems` and refuses tasks: fill
-/// it from the nearest ancestor that has values (the parent may itself be new and still empty
-/// when another berth made it a moment ago).
-pub(crate) fn init_cpuset(dir: &Path) -> Result<()> {
+/// A new v1 cpuset cgroup starts with empty `cpuset.cpus`/`cpuset.mems` and refuses tasks (and
+/// children whose values are not a subset of its own): fill every empty level from the
+/// hierarchy root `hroot` down to `dir` from its parent, top-down. A parent that another berth
+/// made a moment ago may still be empty; filling it with the same value its maker is about to
+/// write is harmless, and waiting for it would not be.
+pub(crate) fn init_cpuset(hroot: &Path, dir: &Path) -> Result<()> {
+    let Ok(below) = dir.strip_prefix(hroot) else {
+        return Err(Error::Invalid(format!("{} is not under {}", dir.display(), hroot.display())));
+    };
     for file in ["cpuset.cpus", "cpuset.mems"] {
-        let own = dir.join(file);
-        if !read(&own)?.trim().is_empty() {
-            continue;
-        }
-        let mut value = None;
-        let mut up = dir.parent();
-        while let Some(p) = up {
-            let Ok(v) = std::fs::read_to_string(p.join(file)) else { break };
-            if !v.trim().is_empty() {
-                value = Some(v.trim().to_string());
-                break;
+        let mut parent_value = read(&hroot.join(file))?.trim().to_string();
+        let mut level = hroot.to_path_buf();
+        for part in below.components() {
+            level.push(part);
+            let f = level.join(file);
+            let own = read(&f)?.trim().to_string();
+            if own.is_empty() {
+                if parent_value.is_empty() {
+                    return Err(Error::Invalid(format!("{} is empty", hroot.join(file).display())));
+                }
+                write(&f, &parent_value)?;
+            } else {
+                parent_value = own;
             }
-            up = p.parent();
         }
-        let Some(value) = value else {
-            return Err(Error::Invalid(format!("no ancestor of {} has a non-empty {file}", dir.display())));
-        };
-        write(&own, &value)?;
     }
     Ok(())
 }

@@ -49,7 +49,8 @@ pub struct LaunchOptions<'a> {
     pub spec: &'a Spec,
     /// cgroupfs root, normally `/sys/fs/cgroup`.
     pub cgroup_root: &'a Path,
-    /// The container cgroup relative to each hierarchy, e.g. `berth/<id>`.
+    /// The container cgroup relative to each hierarchy, e.g. `berth/<id>`. Its parents are
+    /// berth's own: they are removed when the last container in them is gone.
     pub cgroup_path: String,
     /// Keep the caller's stdin as the container's (`-i`); otherwise it reads /dev/null.
     pub keep_stdin: bool,
@@ -71,7 +72,9 @@ pub struct Launched {
 impl Launched {
     /// Kills whatever is left in the cgroup and removes it.
     pub fn destroy(&self) -> Result<()> {
-        self.cgroup.destroy().map_err(Error::from)
+        self.cgroup.destroy()?;
+        self.cgroup.remove_empty_parents();
+        Ok(())
     }
 }
 
@@ -252,6 +255,7 @@ pub fn launch(opts: &LaunchOptions<'_>, t: &mut Timings) -> Result<Launched> {
         Ok((pid, pty_master, old_mask)) => Ok(Launched { pid, cgroup, pty_master, notes, old_mask }),
         Err(e) => {
             let _ = cgroup.destroy();
+            cgroup.remove_empty_parents();
             Err(e)
         }
     }
