@@ -136,7 +136,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "none")]
     pub network: String,
     /// Command to run and its arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 

@@ -42,16 +42,15 @@ pub fn parse_security_opts(opts: &[String]) -> Result<SecurityOpts> {
     Ok(out)
 }
 
+/// "All capabilities" means all that berth itself holds: a host without, say, CAP_SYS_RESOURCE
+/// (this can happen in a container or a restricted VM) cannot grant it.
 fn all_caps() -> Vec<Capability> {
-    let last = berth_runtime::caps::last_cap();
+    let held = caps::read(None, caps::CapSet::Permitted).unwrap_or_else(|_| caps::all());
     let mut v = Vec::new();
-    for c in caps::all() {
-        if c.index() <= last {
-            let name = c.to_string();
-            let short = name.trim_start_matches("CAP_");
-            if let Ok(cap) = short.parse::<Capability>() {
-                v.push(cap);
-            }
+    for c in held {
+        let name = c.to_string();
+        if let Ok(cap) = name.trim_start_matches("CAP_").parse::<Capability>() {
+            v.push(cap);
         }
     }
     v
