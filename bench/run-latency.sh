@@ -34,7 +34,8 @@ if not any(n["type"] == "cgroup" for n in ns): ns.append({"type": "cgroup"})
 c["linux"]["resources"] = {"memory": {"limit": 67108864}, "pids": {"limit": 100}}
 json.dump(c, open(p, "w"), indent=1)
 PY
-berth="$PWD/target/release/berth --root $work/berth-data run --rootfs $work/bundle/rootfs --memory 64m --pids-limit 100 true"
+# berth with its default data and run roots (/var/lib/berth, /run/berth on tmpfs), as a user runs it.
+berth="$PWD/target/release/berth run --rootfs $work/bundle/rootfs --memory 64m --pids-limit 100 true"
 runc_cmd="runc --root $work/runc-state run --bundle $work/bundle berth-bench"
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/out.json" \
   -n berth "$berth" -n runc "$runc_cmd" >/dev/null 2>&1 || hyperfine --warmup 10 --runs "$runs" --export-json "$work/out.json" -n berth "$berth" -n runc "$runc_cmd" >/dev/null

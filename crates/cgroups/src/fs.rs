@@ -89,12 +89,26 @@ pub(crate) fn mkdir_levels(
         attempt += 1;
         let mut dir = hroot.to_path_buf();
         for part in parts {
-            before(&dir)?;
+            let retry = |e: &Error, dir: &Path| attempt < MKDIR_ATTEMPTS && vanished(e) && dir.parent() != Some(hroot);
+            if let Err(e) = before(&dir) {
+                if retry(&e, &dir) {
+                    continue 'again;
+                }
+                return Err(e);
+            }
             dir.push(part);
             match mkdir(&dir) {
                 Ok(()) => {
-                    created.push(dir.clone());
-                    after_new(&dir)?;
+                    if !created.contains(&dir) {
+                        created.push(dir.clone());
+                    }
+                    // Another berth may remove the new, still empty parent under us: start again.
+                    if let Err(e) = after_new(&dir) {
+                        if retry(&e, &dir) {
+                            continue 'again;
+                        }
+                        return Err(e);
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                 Err(e) if e.kind() == ErrorKind::NotFound && attempt < MKDIR_ATTEMPTS && dir.parent() != Some(hroot) => continue 'again,
@@ -103,6 +117,17 @@ pub(crate) fn mkdir_levels(
         }
         return Ok(());
     }
+}
+
+/// The error says a directory (or its files) disappeared: a concurrent removal of an empty
+/// shared parent.
+fn vanished(e: &Error) -> bool {
+    let src = match e {
+        Error::Io { source, .. } => source,
+        Error::Write { source, .. } => source,
+        _ => return false,
+    };
+    matches!(src.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENODEV))
 }
 
 /// The subdirectories below `dir` (cgroups the container made inside its own), deepest first.

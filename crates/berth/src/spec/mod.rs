@@ -118,6 +118,9 @@ pub fn build(a: &RunArgs, id: &str, rootfs: &Path, run_dir: &Path) -> Result<Spe
         linux.set_masked_paths(Some(defaults::MASKED_PATHS.iter().map(|s| s.to_string()).collect()));
         linux.set_readonly_paths(Some(defaults::READONLY_PATHS.iter().map(|s| s.to_string()).collect()));
     } else {
+        // oci-spec's Linux default carries masked/read-only paths: a privileged container has none.
+        linux.set_masked_paths(None);
+        linux.set_readonly_paths(None);
         linux.set_devices(Some(host_devices()));
     }
     linux.set_seccomp(seccomp);
