@@ -89,9 +89,9 @@ pub(crate) fn mkdir_levels(
         attempt += 1;
         let mut dir = hroot.to_path_buf();
         for part in parts {
-            let retry = |e: &Error, dir: &Path| attempt < MKDIR_ATTEMPTS && vanished(e) && dir.parent() != Some(hroot);
+            let retry = |e: &Error| attempt < MKDIR_ATTEMPTS && vanished(e);
             if let Err(e) = before(&dir) {
-                if retry(&e, &dir) {
+                if retry(&e) {
                     continue 'again;
                 }
                 return Err(e);
@@ -104,7 +104,7 @@ pub(crate) fn mkdir_levels(
                     }
                     // Another berth may remove the new, still empty parent under us: start again.
                     if let Err(e) = after_new(&dir) {
-                        if retry(&e, &dir) {
+                        if retry(&e) {
                             continue 'again;
                         }
                         return Err(e);
