@@ -26,7 +26,9 @@ fn leftover_check_sees_a_process_rooted_in_the_rootfs() {
     let t = Ctx::new("harness-proc");
     let mut child = Command::new("chroot").arg(&t.rootfs).args(["/bin/sleep", "30"]).spawn().expect("chroot");
     let pid = child.id();
-    wait_until("the chroot'ed sleep to show as a leftover", || t.leftovers().iter().any(|l| l.contains(&format!("process {pid} "))));
+    wait_until("the chroot'ed sleep to show as a leftover", || {
+        t.leftovers().iter().any(|l| l.contains(&format!("process {pid} ")))
+    });
     kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
     child.wait().unwrap();
     assert!(t.leftovers().is_empty(), "{:?}", t.leftovers());
@@ -36,7 +38,8 @@ fn leftover_check_sees_a_process_rooted_in_the_rootfs() {
 fn leftover_check_sees_a_host_mount_under_the_test_dir() {
     let t = Ctx::new("harness-mount");
     let target = t.rootfs.join("mnt");
-    nix::mount::mount(Some(&t.rootfs.join("tmp")), &target, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>).expect("bind mount");
+    nix::mount::mount(Some(&t.rootfs.join("tmp")), &target, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+        .expect("bind mount");
     let seen = t.leftovers();
     nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH).expect("umount");
     assert!(seen.iter().any(|l| l.starts_with("host mount left") && l.contains("/mnt")), "{seen:?}");
@@ -50,7 +53,11 @@ fn leftover_check_sees_a_container_cgroup() {
     let cid = t.path("fake.cid");
     std::fs::write(&cid, id).unwrap();
     t.track_cidfile(&cid);
-    let hier = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "/sys/fs/cgroup" } else { "/sys/fs/cgroup/pids" };
+    let hier = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/pids"
+    };
     let dir = std::path::PathBuf::from(format!("{hier}/berth/{id}"));
     let made_parent = !dir.parent().unwrap().exists();
     std::fs::create_dir_all(&dir).unwrap();

@@ -52,7 +52,10 @@ fn script_makes_the_same_tree_as_the_test_builder() {
     let (a, b) = (tree(&t.rootfs), tree(&reference));
     let only_script: Vec<_> = a.iter().filter(|x| !b.contains(x)).collect();
     let only_builder: Vec<_> = b.iter().filter(|x| !a.contains(x)).collect();
-    assert!(only_script.is_empty() && only_builder.is_empty(), "trees differ\nonly from the script: {only_script:#?}\nonly from the builder: {only_builder:#?}");
+    assert!(
+        only_script.is_empty() && only_builder.is_empty(),
+        "trees differ\nonly from the script: {only_script:#?}\nonly from the builder: {only_builder:#?}"
+    );
 }
 
 #[test]

@@ -49,7 +49,10 @@ fn default_hostname_is_the_short_container_id() {
     out.success();
     let id = out.id();
     assert_eq!(id.len(), 64, "container id {id:?} is not 64 hex digits");
-    assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "container id {id:?} is not lowercase hex");
+    assert!(
+        id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+        "container id {id:?} is not lowercase hex"
+    );
     assert_eq!(out.lines(), [&id[..12]], "{out}");
 }
 
@@ -75,7 +78,11 @@ fn network_has_only_loopback_and_it_is_up() {
     let lo = link.lines().find(|l| l.contains(": lo:")).unwrap_or_else(|| panic!("no lo in ip link\n{out}"));
     let flags = lo.split('<').nth(1).and_then(|r| r.split('>').next()).unwrap_or("");
     assert!(flags.split(',').any(|f| f == "UP"), "lo is not UP: {lo}\n{out}");
-    assert_eq!(link.lines().filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit())).count(), 1, "more than one link\n{out}");
+    assert_eq!(
+        link.lines().filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit())).count(),
+        1,
+        "more than one link\n{out}"
+    );
 }
 
 #[test]
@@ -146,7 +153,10 @@ fn masked_paths_show_nothing() {
 #[test]
 fn proc_read_only_paths_are_mounted_read_only() {
     let t = Ctx::new("ro-paths");
-    let out = t.sh(&[], "echo bad > /proc/sys/kernel/domainname; echo rc=$?; cat /proc/sys/kernel/domainname; cat /proc/self/mountinfo");
+    let out = t.sh(
+        &[],
+        "echo bad > /proc/sys/kernel/domainname; echo rc=$?; cat /proc/sys/kernel/domainname; cat /proc/self/mountinfo",
+    );
     out.success();
     assert!(out.stdout.contains("rc=") && !out.stdout.contains("rc=0"), "writing /proc/sys succeeded\n{out}");
     assert!(out.stderr.contains("Read-only file system"), "writing /proc/sys must fail with EROFS\n{out}");
@@ -156,7 +166,11 @@ fn proc_read_only_paths_are_mounted_read_only() {
         if !std::path::Path::new(p).exists() {
             continue;
         }
-        let m = ms.iter().rev().find(|m| m.0 == p).unwrap_or_else(|| panic!("{p} is not a mount point in the container\n{out}"));
+        let m = ms
+            .iter()
+            .rev()
+            .find(|m| m.0 == p)
+            .unwrap_or_else(|| panic!("{p} is not a mount point in the container\n{out}"));
         assert!(m.1.split(',').any(|o| o == "ro"), "{p} is mounted {}, not ro\n{out}", m.1);
     }
 }
@@ -195,7 +209,8 @@ fn dev_has_dockers_devices_and_mounts() {
     }
     // Docker's /dev and nothing of the host's.
     let allowed = [
-        "console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero",
+        "console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
+        "tty", "urandom", "zero",
     ];
     for e in parts[1].lines().map(str::trim).filter(|e| !e.is_empty()) {
         assert!(allowed.contains(&e), "/dev/{e} is not one of Docker's default devices\n{out}");
@@ -224,20 +239,29 @@ fn default_environment_is_dockers() {
 fn sysctl_sets_a_namespaced_value() {
     let t = Ctx::new("sysctl");
     let host_before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
-    let out = t.run().opts(["--sysctl", "net.ipv4.ip_forward=1"]).cmd(["cat", "/proc/sys/net/ipv4/ip_forward"]).output();
+    let out =
+        t.run().opts(["--sysctl", "net.ipv4.ip_forward=1"]).cmd(["cat", "/proc/sys/net/ipv4/ip_forward"]).output();
     out.success();
     assert_eq!(out.lines(), ["1"], "{out}");
-    assert_eq!(std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(), host_before, "the host's ip_forward changed");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        host_before,
+        "the host's ip_forward changed"
+    );
 }
 
 #[test]
 fn tmpfs_takes_mount_options() {
     let t = Ctx::new("tmpfs-opts");
-    let out = t.sh(&["--tmpfs", "/scratch:size=1m"], "touch /scratch/f && echo ok; grep ' /scratch ' /proc/self/mountinfo");
+    let out =
+        t.sh(&["--tmpfs", "/scratch:size=1m"], "touch /scratch/f && echo ok; grep ' /scratch ' /proc/self/mountinfo");
     out.success();
     let lines = out.lines();
     assert_eq!(lines.first(), Some(&"ok"), "{out}");
-    let m = mounts(&out.stdout).into_iter().find(|m| m.0 == "/scratch").unwrap_or_else(|| panic!("/scratch is not a mount\n{out}"));
+    let m = mounts(&out.stdout)
+        .into_iter()
+        .find(|m| m.0 == "/scratch")
+        .unwrap_or_else(|| panic!("/scratch is not a mount\n{out}"));
     assert_eq!(m.2, "tmpfs", "{out}");
     assert!(out.stdout.contains("size=1024k"), "size=1m not applied\n{out}");
     assert!(!t.rootfs.join("scratch/f").exists());

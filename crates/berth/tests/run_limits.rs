@@ -31,7 +31,8 @@ fn memory_limit_shows_in_the_containers_cgroup() {
 #[test]
 fn exceeding_the_memory_limit_is_an_oom_kill_137() {
     let t = Ctx::new("oom");
-    let out = t.run().opts(["--memory", "32m"]).cmd(["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]).output();
+    let out =
+        t.run().opts(["--memory", "32m"]).cmd(["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]).output();
     out.code_is(137);
     assert!(out.stderr.contains("OOM"), "no OOM message on stderr\n{out}");
 }
@@ -59,7 +60,10 @@ fn memory_swap_sets_the_memsw_limit() {
         // v2 keeps swap apart: memory.swap.max = swap - memory.
         assert_eq!(cg_value(&t, &["--memory", "32m", "--memory-swap", "64m"], "", "memory.swap.max"), "33554432");
     } else if Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
-        assert_eq!(cg_value(&t, &["--memory", "32m", "--memory-swap", "64m"], "memory/memory.memsw.limit_in_bytes", ""), "67108864");
+        assert_eq!(
+            cg_value(&t, &["--memory", "32m", "--memory-swap", "64m"], "memory/memory.memsw.limit_in_bytes", ""),
+            "67108864"
+        );
     } else {
         // No swap accounting on this host: Docker warns and runs without the swap limit.
         let out = t.run().opts(["--memory", "32m", "--memory-swap", "64m"]).cmd(["true"]).output();
@@ -70,7 +74,10 @@ fn memory_swap_sets_the_memsw_limit() {
 #[test]
 fn memory_reservation_sets_the_soft_limit() {
     let t = Ctx::new("memory-reservation");
-    assert_eq!(cg_value(&t, &["--memory-reservation", "16m"], "memory/memory.soft_limit_in_bytes", "memory.low"), "16777216");
+    assert_eq!(
+        cg_value(&t, &["--memory-reservation", "16m"], "memory/memory.soft_limit_in_bytes", "memory.low"),
+        "16777216"
+    );
 }
 
 #[test]
@@ -100,7 +107,10 @@ fn cpu_quota_and_period_are_set() {
 fn cpu_shares_are_set() {
     let t = Ctx::new("cpu-shares");
     // v2: runc's conversion 1 + ((512 - 2) * 9999) / 262142 = 20.
-    assert_eq!(cg_value(&t, &["--cpu-shares", "512"], "cpu/cpu.shares", "cpu.weight"), if pure_v2() { "20" } else { "512" });
+    assert_eq!(
+        cg_value(&t, &["--cpu-shares", "512"], "cpu/cpu.shares", "cpu.weight"),
+        if pure_v2() { "20" } else { "512" }
+    );
     assert_eq!(cg_value(&t, &["-c", "256"], "cpu/cpu.shares", "cpu.weight"), if pure_v2() { "10" } else { "256" });
 }
 
@@ -172,7 +182,11 @@ fn blkio_weight_is_applied_or_discarded_like_docker() {
 
 /// The host's first whole disk that is not a loop, ram or zram device: (/dev path, "maj:min").
 fn host_disk() -> (String, String) {
-    let mut names: Vec<String> = std::fs::read_dir("/sys/block").unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     for n in names {
         if ["loop", "ram", "zram"].iter().any(|p| n.starts_with(p)) || !Path::new(&format!("/dev/{n}")).exists() {
@@ -188,7 +202,8 @@ fn host_disk() -> (String, String) {
 fn device_read_bps_throttles_the_device() {
     let t = Ctx::new("read-bps");
     let (dev, majmin) = host_disk();
-    let v = cg_value(&t, &["--device-read-bps", &format!("{dev}:1mb")], "blkio/blkio.throttle.read_bps_device", "io.max");
+    let v =
+        cg_value(&t, &["--device-read-bps", &format!("{dev}:1mb")], "blkio/blkio.throttle.read_bps_device", "io.max");
     let want = if pure_v2() { format!("{majmin} rbps=1048576") } else { format!("{majmin} 1048576") };
     assert!(v.lines().any(|l| l.starts_with(&want)), "want {want:?}, got {v:?}");
 }
@@ -197,7 +212,8 @@ fn device_read_bps_throttles_the_device() {
 fn device_write_bps_throttles_the_device() {
     let t = Ctx::new("write-bps");
     let (dev, majmin) = host_disk();
-    let v = cg_value(&t, &["--device-write-bps", &format!("{dev}:2mb")], "blkio/blkio.throttle.write_bps_device", "io.max");
+    let v =
+        cg_value(&t, &["--device-write-bps", &format!("{dev}:2mb")], "blkio/blkio.throttle.write_bps_device", "io.max");
     let want = if pure_v2() { format!("{majmin} rbps=max wbps=2097152") } else { format!("{majmin} 2097152") };
     assert!(v.lines().any(|l| l.starts_with(&want)), "want {want:?}, got {v:?}");
 }
@@ -205,7 +221,11 @@ fn device_write_bps_throttles_the_device() {
 #[test]
 fn cgroup_is_berth_slash_id_on_every_hierarchy_while_running() {
     let t = Ctx::new("cgroup-path");
-    let mut r = t.run().opts(["-i", "--memory", "32m", "--pids-limit", "20"]).sh("echo ready; read x; echo bye").spawn_with_stdin_pipe(true);
+    let mut r = t
+        .run()
+        .opts(["-i", "--memory", "32m", "--pids-limit", "20"])
+        .sh("echo ready; read x; echo bye")
+        .spawn_with_stdin_pipe(true);
     r.wait_stdout("ready");
     let id = r.id();
     let expect: Vec<String> = if pure_v2() {
@@ -229,7 +249,10 @@ fn cgroup_is_berth_slash_id_on_every_hierarchy_while_running() {
     let (mem, pids) = if pure_v2() {
         (format!("/sys/fs/cgroup/berth/{id}/memory.max"), format!("/sys/fs/cgroup/berth/{id}/pids.max"))
     } else {
-        (format!("/sys/fs/cgroup/memory/berth/{id}/memory.limit_in_bytes"), format!("/sys/fs/cgroup/pids/berth/{id}/pids.max"))
+        (
+            format!("/sys/fs/cgroup/memory/berth/{id}/memory.limit_in_bytes"),
+            format!("/sys/fs/cgroup/pids/berth/{id}/pids.max"),
+        )
     };
     let mem_v = std::fs::read_to_string(&mem).unwrap_or_else(|e| e.to_string());
     let pids_v = std::fs::read_to_string(&pids).unwrap_or_else(|e| e.to_string());
@@ -282,7 +305,8 @@ fn default_nofile_fits_the_hosts_hard_limit() {
     let out = t.sh(&[], "ulimit -n; ulimit -Hn");
     out.success();
     let host = host_nofile_hard();
-    let v: Vec<u64> = out.lines().iter().map(|l| l.parse().unwrap_or_else(|_| panic!("bad ulimit {l:?}\n{out}"))).collect();
+    let v: Vec<u64> =
+        out.lines().iter().map(|l| l.parse().unwrap_or_else(|_| panic!("bad ulimit {l:?}\n{out}"))).collect();
     assert_eq!(v.len(), 2, "{out}");
     assert!(v[1] <= host, "hard nofile {} above the host's {host}\n{out}", v[1]);
     assert!(v[0] <= v[1], "{out}");

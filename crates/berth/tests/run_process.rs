@@ -75,7 +75,10 @@ fn stdout_and_stderr_stay_apart() {
 #[test]
 fn env_flag_sets_variables() {
     let t = Ctx::new("env");
-    let out = t.sh(&["-e", "A=1", "--env", "B=two words", "-e", "PATH=/bin"], "echo \"A=$A\"; echo \"B=$B\"; echo \"PATH=$PATH\"");
+    let out = t.sh(
+        &["-e", "A=1", "--env", "B=two words", "-e", "PATH=/bin"],
+        "echo \"A=$A\"; echo \"B=$B\"; echo \"PATH=$PATH\"",
+    );
     out.success();
     assert_eq!(out.lines(), ["A=1", "B=two words", "PATH=/bin"], "{out}");
 }
@@ -83,7 +86,12 @@ fn env_flag_sets_variables() {
 #[test]
 fn env_without_value_takes_berths_own() {
     let t = Ctx::new("env-pass");
-    let out = t.run().env("ITEST_FROM_HOST", "passed").opts(["-e", "ITEST_FROM_HOST"]).sh("echo \"v=$ITEST_FROM_HOST\"").output();
+    let out = t
+        .run()
+        .env("ITEST_FROM_HOST", "passed")
+        .opts(["-e", "ITEST_FROM_HOST"])
+        .sh("echo \"v=$ITEST_FROM_HOST\"")
+        .output();
     out.success();
     assert_eq!(out.lines(), ["v=passed"], "{out}");
 }
@@ -227,10 +235,17 @@ fn berth_root_env_selects_the_data_root() {
     r.wait_stdout("ready");
     let id = r.id();
     fn mentions(dir: &std::path::Path, id: &str) -> bool {
-        std::fs::read_dir(dir).map(|rd| rd.flatten().any(|e| e.file_name().to_string_lossy().contains(id) || (e.path().is_dir() && mentions(&e.path(), id)))).unwrap_or(false)
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten().any(|e| {
+                    e.file_name().to_string_lossy().contains(id) || (e.path().is_dir() && mentions(&e.path(), id))
+                })
+            })
+            .unwrap_or(false)
     }
     let in_data_root = mentions(&t.data_root, &id);
-    let in_default = std::path::Path::new("/run/berth/containers").join(&id).exists() || std::path::Path::new("/var/lib/berth/containers").join(&id).exists();
+    let in_default = std::path::Path::new("/run/berth/containers").join(&id).exists()
+        || std::path::Path::new("/var/lib/berth/containers").join(&id).exists();
     r.write_stdin(b"\n");
     let out = r.wait();
     out.success();

@@ -106,7 +106,10 @@ fn custom_seccomp_profile_denies_mkdir_only() {
     )
     .unwrap();
     let opt = format!("seccomp={}", profile.display());
-    let out = t.sh(&["--security-opt", &opt], "mkdir /tmp/x; echo rc=$?; echo alive; ls -d /tmp; grep Seccomp: /proc/self/status");
+    let out = t.sh(
+        &["--security-opt", &opt],
+        "mkdir /tmp/x; echo rc=$?; echo alive; ls -d /tmp; grep Seccomp: /proc/self/status",
+    );
     out.success();
     assert!(out.stderr.contains("Operation not permitted"), "mkdir did not fail with EPERM\n{out}");
     assert_eq!(out.lines(), ["rc=1", "alive", "/tmp", "Seccomp:\t2"], "{out}");

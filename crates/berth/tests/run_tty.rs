@@ -111,11 +111,15 @@ fn run_on_pty(run: Run<'_>, on: Action<'_>) -> (Option<i32>, String) {
 #[test]
 fn tty_is_a_terminal_with_the_callers_window_size() {
     let t = Ctx::new("tty");
-    let run = t.run().opts(["-i", "-t"]).sh("tty; stty size; test -t 0 && echo stdin-is-a-tty; test -t 1 && echo stdout-is-a-tty");
+    let run = t
+        .run()
+        .opts(["-i", "-t"])
+        .sh("tty; stty size; test -t 0 && echo stdin-is-a-tty; test -t 1 && echo stdout-is-a-tty");
     let (code, out) = run_on_pty(run, None);
     assert_eq!(code, Some(0), "output:\n{out}");
     let lines: Vec<&str> = out.lines().map(str::trim).collect();
-    let tty = lines.iter().find(|l| l.starts_with("/dev/")).unwrap_or_else(|| panic!("`tty` printed no device:\n{out}"));
+    let tty =
+        lines.iter().find(|l| l.starts_with("/dev/")).unwrap_or_else(|| panic!("`tty` printed no device:\n{out}"));
     assert!(
         *tty == "/dev/console" || tty.strip_prefix("/dev/pts/").is_some_and(|n| n.parse::<u32>().is_ok()),
         "`tty` printed {tty:?}:\n{out}"

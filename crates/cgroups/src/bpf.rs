@@ -82,13 +82,19 @@ fn emulate(rules: &[LinuxDeviceCgroup]) -> Result<(bool, Vec<Exception>)> {
             }
             LinuxDeviceType::B => DEV_BLOCK,
             LinuxDeviceType::C | LinuxDeviceType::U => DEV_CHAR,
-            LinuxDeviceType::P => return Err(Error::Invalid("device rule type \"p\" (FIFO) is not supported by the device cgroup".into())),
+            LinuxDeviceType::P => {
+                return Err(Error::Invalid(
+                    "device rule type \"p\" (FIFO) is not supported by the device cgroup".into(),
+                ))
+            }
         };
         let num = |v: Option<i64>| -> Result<Option<i32>> {
             match v {
                 None => Ok(None),
                 Some(v) if v < 0 => Ok(None),
-                Some(v) => i32::try_from(v).map(Some).map_err(|_| Error::Invalid(format!("device number {v} out of range"))),
+                Some(v) => {
+                    i32::try_from(v).map(Some).map_err(|_| Error::Invalid(format!("device number {v} out of range")))
+                }
             }
         };
         let access = device_access(r)?.chars().fold(0, |a, c| {
@@ -293,7 +299,11 @@ pub(crate) fn apply_device_rules(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Res
         attach_flags: BPF_F_ALLOW_MULTI,
         ..Default::default()
     };
-    bpf(BPF_PROG_ATTACH, &mut at).map_err(|e| Error::Io { op: "attach the device eBPF program to", path: dir.to_path_buf(), source: e })?;
+    bpf(BPF_PROG_ATTACH, &mut at).map_err(|e| Error::Io {
+        op: "attach the device eBPF program to",
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
     for id in old {
         let mut g = GetFdByIdAttr { prog_id: id, ..Default::default() };
         let Ok(fd) = bpf(BPF_PROG_GET_FD_BY_ID, &mut g) else { continue };
@@ -304,7 +314,11 @@ pub(crate) fn apply_device_rules(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Res
             attach_type: BPF_CGROUP_DEVICE,
             ..Default::default()
         };
-        bpf(BPF_PROG_DETACH, &mut d).map_err(|e| Error::Io { op: "detach the old device eBPF program from", path: dir.to_path_buf(), source: e })?;
+        bpf(BPF_PROG_DETACH, &mut d).map_err(|e| Error::Io {
+            op: "detach the old device eBPF program from",
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
     }
     Ok(())
 }
@@ -314,7 +328,13 @@ mod tests {
     use super::*;
     use oci_spec::runtime::LinuxDeviceCgroupBuilder;
 
-    fn rule(allow: bool, typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str) -> LinuxDeviceCgroup {
+    fn rule(
+        allow: bool,
+        typ: LinuxDeviceType,
+        major: Option<i64>,
+        minor: Option<i64>,
+        access: &str,
+    ) -> LinuxDeviceCgroup {
         let mut b = LinuxDeviceCgroupBuilder::default().allow(allow).typ(typ).access(access);
         if let Some(m) = major {
             b = b.major(m);
@@ -376,7 +396,12 @@ mod tests {
         let deny = compile(&[rule(true, C, Some(1), Some(3), "rwm"), rule(false, A, None, None, "")]).unwrap();
         assert_eq!(run(&deny, DEV_CHAR, ACC_READ, 1, 3), 0, "a later deny-all resets earlier allows");
         // Default allow: deny rules are exceptions, an overlap denies.
-        let blk = compile(&[rule(true, A, None, None, "rwm"), rule(false, C, Some(1), Some(3), "w"), rule(false, B, Some(8), None, "rwm")]).unwrap();
+        let blk = compile(&[
+            rule(true, A, None, None, "rwm"),
+            rule(false, C, Some(1), Some(3), "w"),
+            rule(false, B, Some(8), None, "rwm"),
+        ])
+        .unwrap();
         assert_eq!(run(&blk, DEV_CHAR, ACC_READ, 1, 3), 1);
         assert_eq!(run(&blk, DEV_CHAR, rw, 1, 3), 0);
         assert_eq!(run(&blk, DEV_BLOCK, ACC_MKNOD, 8, 1), 0);

@@ -32,7 +32,12 @@ pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
         }
     }
     let werr = |source| Error::Write { path: path.to_path_buf(), value: value.to_string(), source };
-    let mut f = std::fs::OpenOptions::new().write(true).truncate(true).custom_flags(libc::O_CLOEXEC).open(path).map_err(werr)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(werr)?;
     f.write_all(value.as_bytes()).map_err(werr)
 }
 
@@ -56,7 +61,11 @@ pub(crate) fn exists(path: &Path) -> bool {
 /// Opens a cgroup directory `O_RDONLY|O_DIRECTORY|O_CLOEXEC` (what `CLONE_INTO_CGROUP` and
 /// `BPF_PROG_ATTACH` need; `O_PATH` is refused by both).
 pub(crate) fn open_dir(dir: &Path) -> Result<OwnedFd> {
-    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(dir).map_err(io_err("open", dir))?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(io_err("open", dir))?;
     Ok(OwnedFd::from(f))
 }
 
@@ -111,7 +120,11 @@ pub(crate) fn mkdir_levels(
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-                Err(e) if e.kind() == ErrorKind::NotFound && attempt < MKDIR_ATTEMPTS && dir.parent() != Some(hroot) => continue 'again,
+                Err(e)
+                    if e.kind() == ErrorKind::NotFound && attempt < MKDIR_ATTEMPTS && dir.parent() != Some(hroot) =>
+                {
+                    continue 'again
+                }
                 Err(e) => return Err(Error::Io { op: "mkdir", path: dir, source: e }),
             }
         }
@@ -233,7 +246,10 @@ pub(crate) fn kill_all(dirs: &[PathBuf]) -> Result<()> {
             return Ok(());
         }
         if start.elapsed() >= WAIT_LIMIT {
-            return Err(Error::Invalid(format!("processes {pids:?} still in cgroup {} after SIGKILL", dirs[0].display())));
+            return Err(Error::Invalid(format!(
+                "processes {pids:?} still in cgroup {} after SIGKILL",
+                dirs[0].display()
+            )));
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));

@@ -7,7 +7,8 @@ use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, TMPFS_MAGIC};
 use crate::{Error, Layout, Result};
 
 /// The v1 controllers berth creates a directory in (when mounted).
-pub(crate) const V1_CONTROLLERS: [&str; 9] = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "hugetlb"];
+pub(crate) const V1_CONTROLLERS: [&str; 9] =
+    ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "hugetlb"];
 
 impl Layout {
     /// Reads the layout of the cgroupfs at `root` with statfs: cgroup2 at `root` is V2; a tmpfs
@@ -40,7 +41,8 @@ pub(crate) enum Kind {
 impl Kind {
     /// In the order resources are applied: cpuset first (a v1 cpuset must be filled before
     /// anything joins), devices last.
-    pub(crate) const ALL: [Kind; 7] = [Kind::Cpuset, Kind::Memory, Kind::Cpu, Kind::Pids, Kind::Io, Kind::Hugetlb, Kind::Devices];
+    pub(crate) const ALL: [Kind; 7] =
+        [Kind::Cpuset, Kind::Memory, Kind::Cpu, Kind::Pids, Kind::Io, Kind::Hugetlb, Kind::Devices];
 
     pub(crate) fn v1_name(self) -> &'static str {
         match self {
@@ -116,7 +118,11 @@ impl Hierarchies {
             Layout::V1 => None,
         };
         if layout != Layout::V2 {
-            let rd = std::fs::read_dir(root).map_err(|e| Error::Io { op: "read directory", path: root.to_path_buf(), source: e })?;
+            let rd = std::fs::read_dir(root).map_err(|e| Error::Io {
+                op: "read directory",
+                path: root.to_path_buf(),
+                source: e,
+            })?;
             let mut found: Vec<(&'static str, PathBuf)> = Vec::new();
             for e in rd.flatten() {
                 let Ok(ft) = e.file_type() else { continue };
@@ -125,7 +131,8 @@ impl Hierarchies {
                 }
                 let name = e.file_name();
                 let Some(name) = name.to_str() else { continue };
-                let ctrls: Vec<&'static str> = name.split(',').filter_map(|c| V1_CONTROLLERS.iter().find(|k| **k == c).copied()).collect();
+                let ctrls: Vec<&'static str> =
+                    name.split(',').filter_map(|c| V1_CONTROLLERS.iter().find(|k| **k == c).copied()).collect();
                 if ctrls.is_empty() || !e.path().join("cgroup.procs").exists() {
                     continue;
                 }

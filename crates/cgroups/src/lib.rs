@@ -47,10 +47,20 @@ use layout::{Backend, Hierarchies, Kind};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cgroup {op} {path}: {source}")]
-    Io { op: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A write of `value` to a cgroup file failed.
     #[error("cgroup write {path} {value:?}: {source}")]
-    Write { path: PathBuf, value: String, #[source] source: std::io::Error },
+    Write {
+        path: PathBuf,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("invalid cgroup setting: {0}")]
     Invalid(String),
     #[error("cgroup layout: {0}")]
@@ -116,7 +126,9 @@ impl Manager {
         }
         let mut created = Vec::new();
         let mut warnings = Vec::new();
-        let result = self.create_dirs(h, &parts, res, &mut created, &mut warnings).and_then(|()| self.apply_with(h, res, &mut warnings));
+        let result = self
+            .create_dirs(h, &parts, res, &mut created, &mut warnings)
+            .and_then(|()| self.apply_with(h, res, &mut warnings));
         let mut st = self.lock();
         st.warnings.extend(warnings);
         if let Err(e) = result {
@@ -256,7 +268,8 @@ impl Manager {
                     return Some(r.join(rel));
                 }
                 let v2 = h.v2.as_ref()?;
-                if controller.is_empty() || controller == "unified" || h.v2_controllers.iter().any(|c| c == controller) {
+                if controller.is_empty() || controller == "unified" || h.v2_controllers.iter().any(|c| c == controller)
+                {
                     Some(v2.join(rel))
                 } else {
                     None
@@ -316,23 +329,45 @@ impl Manager {
             .collect()
     }
 
-    fn create_dirs(&self, h: &Hierarchies, parts: &[&str], res: &LinuxResources, created: &mut Vec<PathBuf>, warnings: &mut Vec<String>) -> Result<()> {
+    fn create_dirs(
+        &self,
+        h: &Hierarchies,
+        parts: &[&str],
+        res: &LinuxResources,
+        created: &mut Vec<PathBuf>,
+        warnings: &mut Vec<String>,
+    ) -> Result<()> {
         for hroot in h.v1_unique() {
             let is_cpuset = h.v1_root("cpuset") == Some(hroot);
-            fs::mkdir_levels(hroot, parts, created, |_| Ok(()), |dir| if is_cpuset { v1::init_cpuset(hroot, dir) } else { Ok(()) })?;
+            fs::mkdir_levels(
+                hroot,
+                parts,
+                created,
+                |_| Ok(()),
+                |dir| if is_cpuset { v1::init_cpuset(hroot, dir) } else { Ok(()) },
+            )?;
         }
         if let Some(v2root) = &h.v2 {
-            let wanted: Vec<&'static str> = if self.layout == Layout::V2 { v2::WANTED.to_vec() } else { self.v2_needed(h, res) };
+            let wanted: Vec<&'static str> =
+                if self.layout == Layout::V2 { v2::WANTED.to_vec() } else { self.v2_needed(h, res) };
             // Enable the controllers in each ancestor's subtree_control, from the root down,
             // before creating the level below it.
-            fs::mkdir_levels(v2root, parts, created, |parent| v2::enable_controllers(parent, &wanted, warnings), |_| Ok(()))?;
+            fs::mkdir_levels(
+                v2root,
+                parts,
+                created,
+                |parent| v2::enable_controllers(parent, &wanted, warnings),
+                |_| Ok(()),
+            )?;
         }
         Ok(())
     }
 
     fn apply_with(&self, h: &Hierarchies, res: &LinuxResources, warnings: &mut Vec<String>) -> Result<()> {
         let root = &self.root;
-        let miss = |what: &str, ctrl: &str| Error::Invalid(format!("cannot apply {what}: no {ctrl} cgroup controller under {}", root.display()));
+        let miss = |what: &str, ctrl: &str| {
+            Error::Invalid(format!("cannot apply {what}: no {ctrl} cgroup controller under {}", root.display()))
+        };
         for kind in Kind::ALL {
             if !resources::requested(res, kind) {
                 continue;
@@ -340,7 +375,9 @@ impl Manager {
             match (self.backend(h, kind), kind) {
                 (Backend::V1(dir), _) => v1::apply(&dir, kind, res, warnings)?,
                 (Backend::V2(dir), _) => v2::apply(&dir, kind, res, warnings)?,
-                (Backend::Missing, Kind::Io) => warnings.push("block I/O controller not available; block I/O limits ignored".to_string()),
+                (Backend::Missing, Kind::Io) => {
+                    warnings.push("block I/O controller not available; block I/O limits ignored".to_string())
+                }
                 (Backend::Missing, _) => return Err(miss(kind.what(), kind.v1_name())),
             }
         }

@@ -9,9 +9,16 @@ use crate::{Error, Result};
 pub(crate) fn requested(res: &LinuxResources, kind: Kind) -> bool {
     let nz = |v: Option<i64>| v.is_some_and(|v| v != 0);
     match kind {
-        Kind::Cpuset => res.cpu().as_ref().is_some_and(|c| c.cpus().as_deref().is_some_and(|s| !s.is_empty()) || c.mems().as_deref().is_some_and(|s| !s.is_empty())),
+        Kind::Cpuset => res.cpu().as_ref().is_some_and(|c| {
+            c.cpus().as_deref().is_some_and(|s| !s.is_empty()) || c.mems().as_deref().is_some_and(|s| !s.is_empty())
+        }),
         Kind::Memory => res.memory().as_ref().is_some_and(|m| {
-            nz(m.limit()) || nz(m.reservation()) || nz(m.swap()) || nz(m.kernel_tcp()) || m.swappiness().is_some() || m.disable_oom_killer() == Some(true)
+            nz(m.limit())
+                || nz(m.reservation())
+                || nz(m.swap())
+                || nz(m.kernel_tcp())
+                || m.swappiness().is_some()
+                || m.disable_oom_killer() == Some(true)
         }),
         Kind::Cpu => res.cpu().as_ref().is_some_and(|c| {
             c.shares().is_some_and(|s| s != 0)
@@ -163,7 +170,11 @@ pub(crate) fn v1_device_writes(rules: &[LinuxDeviceCgroup]) -> Result<Vec<(&'sta
         let typ = r.typ().unwrap_or_default();
         let line = match typ {
             LinuxDeviceType::A => "a".to_string(),
-            LinuxDeviceType::P => return Err(Error::Invalid("device rule type \"p\" (FIFO) is not supported by the device cgroup".into())),
+            LinuxDeviceType::P => {
+                return Err(Error::Invalid(
+                    "device rule type \"p\" (FIFO) is not supported by the device cgroup".into(),
+                ))
+            }
             t => {
                 let n = |v: Option<i64>| v.filter(|v| *v >= 0).map_or_else(|| "*".to_string(), |v| v.to_string());
                 let t = if t == LinuxDeviceType::U { "c" } else { t.as_str() };
@@ -177,7 +188,10 @@ pub(crate) fn v1_device_writes(rules: &[LinuxDeviceCgroup]) -> Result<Vec<(&'sta
 
 /// Checks a hugepage size such as "2MB" and returns it.
 pub(crate) fn page_size(s: &str) -> Result<&str> {
-    let ok = s.len() > 2 && s.ends_with('B') && s[..s.len() - 2].bytes().all(|b| b.is_ascii_digit()) && matches!(s.as_bytes()[s.len() - 2], b'K' | b'M' | b'G');
+    let ok = s.len() > 2
+        && s.ends_with('B')
+        && s[..s.len() - 2].bytes().all(|b| b.is_ascii_digit())
+        && matches!(s.as_bytes()[s.len() - 2], b'K' | b'M' | b'G');
     if !ok {
         return Err(Error::Invalid(format!("hugepage size {s:?} (want e.g. 2MB or 1GB)")));
     }
@@ -228,7 +242,9 @@ mod tests {
 
     #[test]
     fn io_max_groups_by_device() {
-        let t = |maj: i64, min: i64, rate: u64| LinuxThrottleDeviceBuilder::default().major(maj).minor(min).rate(rate).build().unwrap();
+        let t = |maj: i64, min: i64, rate: u64| {
+            LinuxThrottleDeviceBuilder::default().major(maj).minor(min).rate(rate).build().unwrap()
+        };
         let b = LinuxBlockIoBuilder::default()
             .throttle_read_bps_device(vec![t(8, 0, 1000), t(8, 16, 5)])
             .throttle_write_iops_device(vec![t(8, 0, 30)])

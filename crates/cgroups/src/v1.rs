@@ -109,7 +109,10 @@ fn memory(dir: &Path, m: &LinuxMemory, warnings: &mut Vec<String>) -> Result<()>
     }
     if swap != 0 && !has_memsw {
         if swap != -1 {
-            warnings.push("swap limit not supported by the kernel (no memory.memsw.limit_in_bytes); memory+swap limit ignored".to_string());
+            warnings.push(
+                "swap limit not supported by the kernel (no memory.memsw.limit_in_bytes); memory+swap limit ignored"
+                    .to_string(),
+            );
         }
         swap = 0;
     }
@@ -118,7 +121,9 @@ fn memory(dir: &Path, m: &LinuxMemory, warnings: &mut Vec<String>) -> Result<()>
     }
     if limit != 0 && swap != 0 {
         let cur_text = read(&limit_file)?;
-        let cur: u64 = cur_text.trim().parse().map_err(|_| Error::Invalid(format!("{}: unexpected content {:?}", limit_file.display(), cur_text.trim())))?;
+        let cur: u64 = cur_text.trim().parse().map_err(|_| {
+            Error::Invalid(format!("{}: unexpected content {:?}", limit_file.display(), cur_text.trim()))
+        })?;
         if swap == -1 || (cur as i128) < i128::from(swap) {
             write(&memsw, &swap.to_string())?;
             write(&limit_file, &limit.to_string())?;
@@ -165,7 +170,9 @@ fn cpu(dir: &Path, c: &LinuxCpu) -> Result<()> {
     if period != 0 {
         match write(&period_file, &period.to_string()) {
             Ok(()) => {}
-            Err(Error::Write { source, .. }) if source.raw_os_error() == Some(libc::EINVAL) && quota != 0 => period_pending = true,
+            Err(Error::Write { source, .. }) if source.raw_os_error() == Some(libc::EINVAL) && quota != 0 => {
+                period_pending = true
+            }
             Err(e) => return Err(e),
         }
     }

@@ -46,7 +46,12 @@ pub(crate) fn enable_controllers(dir: &Path, wanted: &[&str], warnings: &mut Vec
 }
 
 /// Enables `wanted` in the v2 root and in each ancestor of the container directory `rel`.
-pub(crate) fn enable_controllers_along(v2root: &Path, rel: &str, wanted: &[&str], warnings: &mut Vec<String>) -> Result<()> {
+pub(crate) fn enable_controllers_along(
+    v2root: &Path,
+    rel: &str,
+    wanted: &[&str],
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     if wanted.is_empty() {
         return Ok(());
     }
@@ -122,7 +127,9 @@ fn memory(dir: &Path, m: &LinuxMemory, warnings: &mut Vec<String>) -> Result<()>
     }
     if let Some(s) = swap_str {
         if !write_if_exists(&dir.join("memory.swap.max"), &s)? && s != "max" && s != "0" {
-            warnings.push("swap limit not supported by the kernel (no memory.swap.max); memory+swap limit ignored".to_string());
+            warnings.push(
+                "swap limit not supported by the kernel (no memory.swap.max); memory+swap limit ignored".to_string(),
+            );
         }
     }
     if let Some(v) = v2_num(limit) {

@@ -42,12 +42,10 @@ fn read(p: impl AsRef<Path>) -> String {
 /// The file system type mounted last at `mp`, from mountinfo (independent of statfs).
 fn fstype_at(mp: &str) -> Option<String> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    info.lines()
-        .rev()
-        .find_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            (left.split(' ').nth(4)? == mp).then(|| right.split(' ').next().unwrap_or("").to_string())
-        })
+    info.lines().rev().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        (left.split(' ').nth(4)? == mp).then(|| right.split(' ').next().unwrap_or("").to_string())
+    })
 }
 
 fn expected_layout() -> Layout {
@@ -224,7 +222,11 @@ fn v1_or_hybrid_limits_placement_and_destroy() {
     assert_eq!(read(p("cpuset").join("cpuset.cpus")), "0");
     assert_eq!(read(p("cpuset").join("cpuset.mems")), "0");
     let cpuset_root = root.join("cpuset");
-    assert_eq!(read(cpuset_root.join(&top).join("cpuset.cpus")), read(cpuset_root.join("cpuset.cpus")), "parent level copied from the root");
+    assert_eq!(
+        read(cpuset_root.join(&top).join("cpuset.cpus")),
+        read(cpuset_root.join("cpuset.cpus")),
+        "parent level copied from the root"
+    );
     assert_eq!(read(p("pids").join("pids.max")), "64");
     let list = read(p("devices").join("devices.list"));
     for want in ["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 136:* rwm"] {
@@ -238,7 +240,11 @@ fn v1_or_hybrid_limits_placement_and_destroy() {
     } else if blk.join("blkio.bfq.weight").exists() {
         assert_eq!(read(p("blkio").join("blkio.bfq.weight")), "500");
     } else {
-        assert!(m.warnings().contains(&"blkio weight not supported by the kernel; ignored".to_string()), "{:?}", m.warnings());
+        assert!(
+            m.warnings().contains(&"blkio weight not supported by the kernel; ignored".to_string()),
+            "{:?}",
+            m.warnings()
+        );
     }
 
     // An update through apply.
@@ -253,7 +259,11 @@ fn v1_or_hybrid_limits_placement_and_destroy() {
     let nested = fork_sleeper();
     g.children.push(nested);
     std::fs::write(inner.join("cgroup.procs"), nested.to_string()).unwrap();
-    assert_eq!(m.pids().unwrap(), { let mut v = vec![child, nested]; v.sort(); v });
+    assert_eq!(m.pids().unwrap(), {
+        let mut v = vec![child, nested];
+        v.sort();
+        v
+    });
 
     m.destroy().unwrap();
     assert_eq!(g.leftovers(), Vec::<PathBuf>::new());
@@ -267,7 +277,16 @@ fn v1_or_hybrid_limits_placement_and_destroy() {
 fn eat_64m() -> i32 {
     const SIZE: usize = 64 << 20;
     // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            SIZE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
     if p == libc::MAP_FAILED {
         return 3;
     }
@@ -323,7 +342,12 @@ fn clone3_into(cgroup_fd: i32, then: fn() -> i32) -> std::io::Result<i32> {
         cgroup: u64,
     }
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-    let mut args = CloneArgs { flags: CLONE_INTO_CGROUP, exit_signal: libc::SIGCHLD as u64, cgroup: cgroup_fd as u64, ..Default::default() };
+    let mut args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup_fd as u64,
+        ..Default::default()
+    };
     // SAFETY: `args` is a valid clone_args of the size passed; with no stack given the child
     // continues on a copy of this stack like fork(2) and only makes async-signal-safe calls.
     let rc = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
@@ -362,7 +386,8 @@ fn v2_mounted_hierarchy() {
     let tmp = tempfile::tempdir().unwrap();
     let mnt = tmp.path().join("cg2");
     std::fs::create_dir(&mnt).unwrap();
-    nix::mount::mount(Some("none"), &mnt, Some("cgroup2"), nix::mount::MsFlags::empty(), None::<&str>).expect("mount cgroup2");
+    nix::mount::mount(Some("none"), &mnt, Some("cgroup2"), nix::mount::MsFlags::empty(), None::<&str>)
+        .expect("mount cgroup2");
     let top = unique_top();
     let mut g = Guard::new(&mnt, &top);
     g.mount = Some(mnt.clone());
@@ -372,7 +397,8 @@ fn v2_mounted_hierarchy() {
     let huge = if has_hugetlb { r#""hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],"# } else { "" };
     let rel = format!("{top}/c1");
     let m = Manager::new(&mnt, Layout::V2, &rel);
-    let deny_null = r#"[{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"}]"#;
+    let deny_null =
+        r#"[{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"}]"#;
     m.create(&res(&format!(r#"{{{huge} "devices": {deny_null}}}"#))).unwrap();
     let dir = mnt.join(&rel);
     assert_eq!(m.path("").unwrap(), dir);
@@ -385,7 +411,11 @@ fn v2_mounted_hierarchy() {
     let fd = m.v2_dir().unwrap().expect("v2 dir on v2");
     let c1 = clone3_into(std::os::fd::AsRawFd::as_raw_fd(&fd), probe_devices).expect("clone3(CLONE_INTO_CGROUP)");
     g.children.push(c1);
-    assert_eq!(wait(c1), WaitStatus::Exited(Pid::from_raw(c1), 0), "device eBPF program: /dev/null denied, /dev/zero allowed");
+    assert_eq!(
+        wait(c1),
+        WaitStatus::Exited(Pid::from_raw(c1), 0),
+        "device eBPF program: /dev/null denied, /dev/zero allowed"
+    );
     g.forget(c1);
     drop(fd);
 
@@ -434,7 +464,12 @@ fn concurrent_create_and_destroy_share_the_parent() {
     // Every container directory is gone. The shared parent may stay: only the manager that
     // made it removes it, and only if it is empty at that moment.
     for d in g.leftovers() {
-        let subdirs: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect();
+        let subdirs: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .collect();
         assert!(subdirs.is_empty(), "{subdirs:?}");
     }
 }

@@ -28,10 +28,7 @@ pub fn number(name: &str) -> Option<u8> {
 
 /// The highest capability number the running kernel knows.
 pub fn last_cap() -> u8 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40)
 }
 
 fn mask(set: &Option<Capabilities>) -> Result<u64> {
@@ -138,8 +135,20 @@ mod tests {
     #[test]
     fn docker_default_mask() {
         let names = [
-            "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP",
-            "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
+            "CHOWN",
+            "DAC_OVERRIDE",
+            "FSETID",
+            "FOWNER",
+            "MKNOD",
+            "NET_RAW",
+            "SETGID",
+            "SETUID",
+            "SETFCAP",
+            "SETPCAP",
+            "NET_BIND_SERVICE",
+            "SYS_CHROOT",
+            "KILL",
+            "AUDIT_WRITE",
         ];
         let m = names.iter().fold(0u64, |m, n| m | 1 << number(n).unwrap());
         assert_eq!(m, 0xa80425fb);

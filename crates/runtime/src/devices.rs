@@ -26,7 +26,15 @@ pub struct DevicePlan {
 pub fn default_devices() -> Vec<DevicePlan> {
     [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
         .into_iter()
-        .map(|(n, ma, mi)| DevicePlan { path: PathBuf::from("/dev").join(n), char: true, major: ma, minor: mi, mode: 0o666, uid: 0, gid: 0 })
+        .map(|(n, ma, mi)| DevicePlan {
+            path: PathBuf::from("/dev").join(n),
+            char: true,
+            major: ma,
+            minor: mi,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        })
         .collect()
 }
 
@@ -62,20 +70,42 @@ pub(crate) fn create(root: &OwnedFd, devices: &[DevicePlan]) -> Result<()> {
         let name = d.path.file_name().ok_or_else(|| Error::Spec(format!("device path {}", d.path.display())))?;
         let dir = mkdir_all_in_root(root.as_fd(), parent).map_err(Error::io("create device dir", parent))?;
         // An O_PATH fd cannot be used with mknodat; reopen the directory properly.
-        let dirfd = nix::fcntl::open(proc_fd_path(&dir).as_c_str(), nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-            .map_err(|e| Error::Io { op: "open", path: parent.into(), source: e.into() })?;
-        let cname = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name)).map_err(|_| Error::Spec("device name".into()))?;
+        let dirfd = nix::fcntl::open(
+            proc_fd_path(&dir).as_c_str(),
+            nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::Io { op: "open", path: parent.into(), source: e.into() })?;
+        let cname = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))
+            .map_err(|_| Error::Spec("device name".into()))?;
         let kind = if d.char { libc::S_IFCHR } else { libc::S_IFBLK };
         // SAFETY: dirfd is an open directory and cname a valid C string; mknodat returns an int.
-        let rc = unsafe { libc::mknodat(dirfd.as_raw_fd(), cname.as_ptr(), kind | d.mode, libc::makedev(d.major as u32, d.minor as u32)) };
+        let rc = unsafe {
+            libc::mknodat(
+                dirfd.as_raw_fd(),
+                cname.as_ptr(),
+                kind | d.mode,
+                libc::makedev(d.major as u32, d.minor as u32),
+            )
+        };
         if rc != 0 {
             let err = nix::Error::last();
             match err {
                 nix::Error::EEXIST => continue,
                 nix::Error::EPERM => {
                     let target = touch_in_root(root.as_fd(), &d.path).map_err(Error::io("create", &d.path))?;
-                    nix::mount::mount(Some(d.path.as_path()), proc_fd_path(&target).as_c_str(), None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
-                        .map_err(|e| Error::Io { op: "bind device", path: d.path.clone(), source: e.into() })?;
+                    nix::mount::mount(
+                        Some(d.path.as_path()),
+                        proc_fd_path(&target).as_c_str(),
+                        None::<&str>,
+                        nix::mount::MsFlags::MS_BIND,
+                        None::<&str>,
+                    )
+                    .map_err(|e| Error::Io {
+                        op: "bind device",
+                        path: d.path.clone(),
+                        source: e.into(),
+                    })?;
                     continue;
                 }
                 e => return Err(Error::Io { op: "mknod", path: d.path.clone(), source: e.into() }),
@@ -95,8 +125,12 @@ pub(crate) fn create(root: &OwnedFd, devices: &[DevicePlan]) -> Result<()> {
 pub(crate) fn symlinks(root: &OwnedFd) -> Result<()> {
     let dev = crate::fsutil::open_in_root(root.as_fd(), Path::new("/dev"), libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(Error::io("open", "/dev"))?;
-    let dev = nix::fcntl::open(proc_fd_path(&dev).as_c_str(), nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(|e| Error::Io { op: "open", path: "/dev".into(), source: e.into() })?;
+    let dev = nix::fcntl::open(
+        proc_fd_path(&dev).as_c_str(),
+        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::Io { op: "open", path: "/dev".into(), source: e.into() })?;
     for (target, name) in [
         ("/proc/self/fd", "fd"),
         ("/proc/self/fd/0", "stdin"),
@@ -107,7 +141,9 @@ pub(crate) fn symlinks(root: &OwnedFd) -> Result<()> {
     ] {
         match nix::unistd::symlinkat(target, dev.as_fd(), name) {
             Ok(()) | Err(nix::Error::EEXIST) => {}
-            Err(e) => return Err(Error::Io { op: "symlink", path: PathBuf::from("/dev").join(name), source: e.into() }),
+            Err(e) => {
+                return Err(Error::Io { op: "symlink", path: PathBuf::from("/dev").join(name), source: e.into() })
+            }
         }
     }
     Ok(())

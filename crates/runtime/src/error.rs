@@ -10,10 +10,19 @@ pub enum Error {
     Spec(String),
     /// A file system operation on `path` failed.
     #[error("{op} {path}: {source}")]
-    Io { op: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A system call failed.
     #[error("{op}: {source}")]
-    Sys { op: &'static str, #[source] source: nix::Error },
+    Sys {
+        op: &'static str,
+        #[source]
+        source: nix::Error,
+    },
     /// Setting up the container's cgroup failed.
     #[error(transparent)]
     Cgroup(#[from] berth_cgroups::Error),

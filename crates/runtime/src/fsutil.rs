@@ -28,12 +28,22 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32) ->
     let rel = relative(path);
     let c = CString::new(if rel.as_os_str().is_empty() { ".".as_bytes() } else { rel.as_os_str().as_bytes() })
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: mode as u64, resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: mode as u64,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
     loop {
         // SAFETY: `c` is a valid NUL-terminated string and `how` a correctly laid out open_how that
         // outlive the call; the kernel does not keep either pointer.
         let fd = unsafe {
-            libc::syscall(libc::SYS_openat2, root.as_raw_fd(), c.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
+            libc::syscall(
+                libc::SYS_openat2,
+                root.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
         };
         if fd >= 0 {
             // SAFETY: the kernel returned a new descriptor that nothing else owns.
@@ -73,9 +83,7 @@ pub fn open_root(path: &Path) -> io::Result<OwnedFd> {
 
 /// `path` made relative, with `.` dropped; `..` is kept and resolved by the kernel inside the root.
 pub fn relative(path: &Path) -> PathBuf {
-    path.components()
-        .filter(|c| !matches!(c, Component::RootDir | Component::CurDir | Component::Prefix(_)))
-        .collect()
+    path.components().filter(|c| !matches!(c, Component::RootDir | Component::CurDir | Component::Prefix(_))).collect()
 }
 
 /// Makes every missing directory of `path` inside `root` (mode 0755) and returns an `O_PATH`
@@ -94,7 +102,8 @@ pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedF
         dir = match open_in_root(root, &prefix, flags, 0) {
             Ok(fd) => fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                let name = CString::new(comp.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+                let name = CString::new(comp.as_os_str().as_bytes())
+                    .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
                 // SAFETY: `dir` is a directory fd resolved inside the root and `name` a single
                 // component, so the new directory cannot land outside the root.
                 let rc = unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) };

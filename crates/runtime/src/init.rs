@@ -90,7 +90,8 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
     let root = crate::rootfs::prepare(&plan.rootfs, plan.root_propagation, &plan.mounts, &plan.cgroups)?;
     crate::devices::create(&root, &plan.devices)?;
     crate::devices::symlinks(&root)?;
-    crate::fsutil::mkdir_all_in_root(root.as_fd(), &plan.cwd).map_err(Error::io("create working directory", &plan.cwd))?;
+    crate::fsutil::mkdir_all_in_root(root.as_fd(), &plan.cwd)
+        .map_err(Error::io("create working directory", &plan.cwd))?;
     drop(root);
     if let Some(h) = &plan.hostname {
         nix::unistd::sethostname(h).map_err(Error::sys("sethostname"))?;
@@ -106,7 +107,8 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
         crate::process::set_sysctl(k, v)?;
     }
     if plan.tty {
-        let sock = fds.console.as_ref().ok_or_else(|| Error::Spec("terminal requested without console socket".into()))?;
+        let sock =
+            fds.console.as_ref().ok_or_else(|| Error::Spec("terminal requested without console socket".into()))?;
         crate::tty::setup_console(sock.as_fd(), plan.winsize.as_ref())?;
     } else {
         // Leave berth's process group so terminal signals reach berth, which forwards them.
@@ -140,7 +142,11 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
         crate::process::set_oom_score_adj(v)?;
     }
     crate::process::set_rlimits(&plan.rlimits)?;
-    nix::unistd::chdir(&plan.cwd).map_err(|e| Error::Io { op: "chdir to", path: plan.cwd.clone(), source: e.into() })?;
+    nix::unistd::chdir(&plan.cwd).map_err(|e| Error::Io {
+        op: "chdir to",
+        path: plan.cwd.clone(),
+        source: e.into(),
+    })?;
 
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we still hold it.
     if let (Some(prog), false) = (&plan.seccomp, plan.no_new_privs) {

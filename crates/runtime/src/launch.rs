@@ -92,7 +92,9 @@ fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
 }
 
 fn cstrings(v: &[String], what: &str) -> Result<Vec<CString>> {
-    v.iter().map(|s| CString::new(s.as_str()).map_err(|_| Error::Spec(format!("{what} contains a NUL byte: {s:?}")))).collect()
+    v.iter()
+        .map(|s| CString::new(s.as_str()).map_err(|_| Error::Spec(format!("{what} contains a NUL byte: {s:?}"))))
+        .collect()
 }
 
 /// Everything derived from the spec, plus the clone flags.
@@ -101,7 +103,11 @@ fn plan(opts: &LaunchOptions<'_>, layout: Layout, notes: &mut Vec<String>) -> Re
     let root = spec.root().as_ref().ok_or_else(|| Error::Spec("no root".into()))?;
     let rootfs = root.path().clone();
     if !rootfs.is_dir() {
-        return Err(Error::Io { op: "rootfs", path: rootfs, source: std::io::Error::from(std::io::ErrorKind::NotFound) });
+        return Err(Error::Io {
+            op: "rootfs",
+            path: rootfs,
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
     }
     let process = spec.process().as_ref().ok_or_else(|| Error::Spec("no process".into()))?;
     let linux = spec.linux().clone().unwrap_or_default();
@@ -113,7 +119,11 @@ fn plan(opts: &LaunchOptions<'_>, layout: Layout, notes: &mut Vec<String>) -> Re
         match ns.path() {
             None => flags |= f,
             Some(p) if f == CloneFlags::CLONE_NEWPID || f == CloneFlags::CLONE_NEWUSER => {
-                return Err(Error::Spec(format!("joining a {:?} namespace by path ({}) is not supported yet", ns.typ(), p.display())));
+                return Err(Error::Spec(format!(
+                    "joining a {:?} namespace by path ({}) is not supported yet",
+                    ns.typ(),
+                    p.display()
+                )));
             }
             Some(p) => {
                 let fd = std::fs::File::open(p).map_err(Error::io("open namespace", p))?;
@@ -230,7 +240,9 @@ fn clone3(flags: CloneFlags, cgroup_fd: Option<i32>) -> std::result::Result<i32,
 /// The classic clone(2) fallback for kernels or seccomp filters without clone3.
 fn clone_legacy(flags: CloneFlags) -> std::result::Result<i32, nix::Error> {
     // SAFETY: as for clone3: fork semantics, null stack, no CLONE_VM.
-    let rc = unsafe { libc::syscall(libc::SYS_clone, (flags.bits() | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    let rc = unsafe {
+        libc::syscall(libc::SYS_clone, (flags.bits() | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+    };
     if rc < 0 {
         return Err(nix::Error::last());
     }
@@ -261,7 +273,12 @@ pub fn launch(opts: &LaunchOptions<'_>, t: &mut Timings) -> Result<Launched> {
     }
 }
 
-fn start(plan: &mut InitPlan, flags: &mut CloneFlags, cgroup: &Manager, t: &mut Timings) -> Result<(Pid, Option<OwnedFd>, SigSet)> {
+fn start(
+    plan: &mut InitPlan,
+    flags: &mut CloneFlags,
+    cgroup: &Manager,
+    t: &mut Timings,
+) -> Result<(Pid, Option<OwnedFd>, SigSet)> {
     let (sync_read, sync_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(Error::sys("pipe"))?;
     let (error_read, error_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(Error::sys("pipe"))?;
     let console = if plan.tty {
@@ -350,10 +367,13 @@ fn start(plan: &mut InitPlan, flags: &mut CloneFlags, cgroup: &Manager, t: &mut 
     }
     t.mark("init");
     let pty_master = match console {
-        Some((parent, child)) => match { drop(child); crate::tty::recv_master(parent.as_fd()) } {
-            Ok(m) => Some(m),
-            Err(e) => return Err(fail(e)),
-        },
+        Some((parent, child)) => {
+            drop(child);
+            match crate::tty::recv_master(parent.as_fd()) {
+                Ok(m) => Some(m),
+                Err(e) => return Err(fail(e)),
+            }
+        }
         None => None,
     };
     Ok((pid, pty_master, old_mask))

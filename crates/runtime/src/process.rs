@@ -190,7 +190,7 @@ mod tests {
             .hard(u64::MAX - 1)
             .build()
             .unwrap();
-        let (out, notes) = plan_rlimits(&[l.clone()], false);
+        let (out, notes) = plan_rlimits(std::slice::from_ref(&l), false);
         assert_eq!(out[0].hard, cur.rlim_max);
         assert_eq!(out[0].soft, cur.rlim_max);
         assert_eq!(notes.len(), 1);

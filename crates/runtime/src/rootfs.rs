@@ -138,7 +138,14 @@ pub fn plan_mounts(mounts: &[Mount]) -> Result<Vec<MountPlan>> {
         .collect()
 }
 
-fn do_mount(src: Option<&Path>, target: &OwnedFd, fstype: Option<&str>, flags: MsFlags, data: &str, shown: &Path) -> Result<()> {
+fn do_mount(
+    src: Option<&Path>,
+    target: &OwnedFd,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: &str,
+    shown: &Path,
+) -> Result<()> {
     let t = proc_fd_path(target);
     let data = if data.is_empty() { None } else { Some(data) };
     mount(src, t.as_c_str(), fstype, flags, data).map_err(|source| Error::Io {
@@ -173,8 +180,11 @@ fn remount_ro(target: &OwnedFd, extra: MsFlags, shown: &Path) -> Result<()> {
         Err(_) => MsFlags::empty(),
     };
     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked | extra;
-    mount(None::<&str>, t.as_c_str(), None::<&str>, flags, None::<&str>)
-        .map_err(|e| Error::Io { op: "remount read-only", path: shown.to_path_buf(), source: e.into() })
+    mount(None::<&str>, t.as_c_str(), None::<&str>, flags, None::<&str>).map_err(|e| Error::Io {
+        op: "remount read-only",
+        path: shown.to_path_buf(),
+        source: e.into(),
+    })
 }
 
 /// Mounts one entry inside the root (before `pivot_root`).
@@ -183,14 +193,12 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, cgroups: &[CgroupEntry]) -> Result<(
         return mount_cgroups(root, m, cgroups);
     }
     let src_is_file = m.bind && m.source.as_deref().map(|s| !s.is_dir()).unwrap_or(false);
-    let target = if src_is_file {
-        touch_in_root(root.as_fd(), &m.dest)
-    } else {
-        mkdir_all_in_root(root.as_fd(), &m.dest)
-    }
-    .map_err(Error::io("create mount point", &m.dest))?;
+    let target =
+        if src_is_file { touch_in_root(root.as_fd(), &m.dest) } else { mkdir_all_in_root(root.as_fd(), &m.dest) }
+            .map_err(Error::io("create mount point", &m.dest))?;
     if m.bind {
-        let src = m.source.as_deref().ok_or_else(|| Error::Spec(format!("bind mount {} has no source", m.dest.display())))?;
+        let src =
+            m.source.as_deref().ok_or_else(|| Error::Spec(format!("bind mount {} has no source", m.dest.display())))?;
         let flags = MsFlags::MS_BIND | (m.flags & MsFlags::MS_REC);
         do_mount(Some(src), &target, None, flags, "", &m.dest)?;
         // Re-open: the fd still points at the directory below the new mount.
@@ -201,13 +209,22 @@ fn mount_one(root: &OwnedFd, m: &MountPlan, cgroups: &[CgroupEntry]) -> Result<(
             remount_ro(&target, other & !MsFlags::MS_RDONLY, &m.dest)?;
         } else if !other.is_empty() {
             let t = proc_fd_path(&target);
-            mount(None::<&str>, t.as_c_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | other, None::<&str>)
-                .map_err(|e| Error::Io { op: "remount", path: m.dest.clone(), source: e.into() })?;
+            mount(
+                None::<&str>,
+                t.as_c_str(),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | other,
+                None::<&str>,
+            )
+            .map_err(|e| Error::Io { op: "remount", path: m.dest.clone(), source: e.into() })?;
         }
         if !m.propagation.is_empty() {
             let t = proc_fd_path(&target);
-            mount(None::<&str>, t.as_c_str(), None::<&str>, m.propagation, None::<&str>)
-                .map_err(|e| Error::Io { op: "set propagation", path: m.dest.clone(), source: e.into() })?;
+            mount(None::<&str>, t.as_c_str(), None::<&str>, m.propagation, None::<&str>).map_err(|e| Error::Io {
+                op: "set propagation",
+                path: m.dest.clone(),
+                source: e.into(),
+            })?;
         }
         return Ok(());
     }
@@ -243,16 +260,26 @@ fn mount_cgroups(root: &OwnedFd, m: &MountPlan, cgroups: &[CgroupEntry]) -> Resu
             CgroupEntry::Link { name, target } => {
                 let parent = crate::fsutil::open_in_root(root.as_fd(), &m.dest, libc::O_PATH | libc::O_DIRECTORY, 0)
                     .map_err(Error::io("open", &m.dest))?;
-                nix::unistd::symlinkat(target.as_str(), parent.as_fd(), name.as_str())
-                    .map_err(|e| Error::Io { op: "symlink", path: m.dest.join(name), source: e.into() })?;
+                nix::unistd::symlinkat(target.as_str(), parent.as_fd(), name.as_str()).map_err(|e| Error::Io {
+                    op: "symlink",
+                    path: m.dest.join(name),
+                    source: e.into(),
+                })?;
             }
         }
     }
     if ro {
-        let dir = crate::fsutil::open_in_root(root.as_fd(), &m.dest, libc::O_PATH, 0).map_err(Error::io("open", &m.dest))?;
+        let dir =
+            crate::fsutil::open_in_root(root.as_fd(), &m.dest, libc::O_PATH, 0).map_err(Error::io("open", &m.dest))?;
         let t = proc_fd_path(&dir);
-        mount(None::<&str>, t.as_c_str(), None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | base_flags, Some("mode=755"))
-            .map_err(|e| Error::Io { op: "remount read-only", path: m.dest.clone(), source: e.into() })?;
+        mount(
+            None::<&str>,
+            t.as_c_str(),
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | base_flags,
+            Some("mode=755"),
+        )
+        .map_err(|e| Error::Io { op: "remount read-only", path: m.dest.clone(), source: e.into() })?;
     }
     Ok(())
 }
@@ -288,7 +315,10 @@ pub fn host_cgroup_entries(layout: berth_cgroups::Layout, root: &Path) -> Vec<Cg
     if let Ok(rd) = std::fs::read_dir(root) {
         for e in rd.flatten() {
             if let Ok(t) = std::fs::read_link(e.path()) {
-                out.push(CgroupEntry::Link { name: e.file_name().to_string_lossy().into_owned(), target: t.to_string_lossy().into_owned() });
+                out.push(CgroupEntry::Link {
+                    name: e.file_name().to_string_lossy().into_owned(),
+                    target: t.to_string_lossy().into_owned(),
+                });
             }
         }
     }
@@ -297,9 +327,17 @@ pub fn host_cgroup_entries(layout: berth_cgroups::Layout, root: &Path) -> Vec<Cg
 
 /// Everything before `pivot_root`: propagation, the root bind mount, the spec's mounts (but the
 /// cgroup tree, see [`mount_cgroup_tree`]).
-pub(crate) fn prepare(rootfs: &Path, root_propagation: MsFlags, mounts: &[MountPlan], cgroups: &[CgroupEntry]) -> Result<OwnedFd> {
-    mount(None::<&str>, "/", None::<&str>, root_propagation, None::<&str>)
-        .map_err(|e| Error::Io { op: "set propagation of", path: "/".into(), source: e.into() })?;
+pub(crate) fn prepare(
+    rootfs: &Path,
+    root_propagation: MsFlags,
+    mounts: &[MountPlan],
+    cgroups: &[CgroupEntry],
+) -> Result<OwnedFd> {
+    mount(None::<&str>, "/", None::<&str>, root_propagation, None::<&str>).map_err(|e| Error::Io {
+        op: "set propagation of",
+        path: "/".into(),
+        source: e.into(),
+    })?;
     mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .map_err(|e| Error::Io { op: "bind mount rootfs", path: rootfs.into(), source: e.into() })?;
     let root = open_root(rootfs).map_err(Error::io("open rootfs", rootfs))?;
@@ -324,7 +362,8 @@ pub(crate) fn pivot(rootfs: &Path) -> Result<()> {
     nix::unistd::chdir(rootfs).map_err(|e| Error::Io { op: "chdir", path: rootfs.into(), source: e.into() })?;
     nix::unistd::pivot_root(".", ".").map_err(Error::sys("pivot_root"))?;
     // The old root is stacked under "."; make it a slave so the unmount cannot propagate to the host.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>).map_err(Error::sys("make old root rslave"))?;
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+        .map_err(Error::sys("make old root rslave"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(Error::sys("unmount old root"))?;
     nix::unistd::chdir("/").map_err(Error::sys("chdir /"))?;
     Ok(())

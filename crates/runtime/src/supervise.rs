@@ -55,7 +55,8 @@ pub fn supervise(c: &Launched, opts: SuperviseOptions) -> Result<ExitInfo> {
     for s in FORWARDED {
         mask.add(*s);
     }
-    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).map_err(Error::sys("signalfd"))?;
+    let sfd =
+        SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).map_err(Error::sys("signalfd"))?;
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let _raw = match (&c.pty_master, opts.stdin) {

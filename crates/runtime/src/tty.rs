@@ -31,8 +31,12 @@ pub fn set_winsize(fd: RawFd, ws: &Winsize) {
 /// slave the controlling terminal and stdio, binds it over `/dev/console`, and sends the master
 /// to the parent over `sock`.
 pub(crate) fn setup_console(sock: BorrowedFd<'_>, ws: Option<&Winsize>) -> Result<()> {
-    let master = nix::fcntl::open("/dev/ptmx", nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(|e| Error::Io { op: "open", path: "/dev/ptmx".into(), source: e.into() })?;
+    let master = nix::fcntl::open(
+        "/dev/ptmx",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::Io { op: "open", path: "/dev/ptmx".into(), source: e.into() })?;
     let m = master.as_raw_fd();
     let unlock: libc::c_int = 0;
     let mut n: libc::c_uint = 0;
@@ -82,7 +86,8 @@ pub(crate) fn recv_master(sock: BorrowedFd<'_>) -> Result<OwnedFd> {
     let mut buf = [0u8; 1];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC).map_err(Error::sys("receive pty master"))?;
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
+        .map_err(Error::sys("receive pty master"))?;
     for c in msg.cmsgs().map_err(Error::sys("receive pty master"))? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(&fd) = fds.first() {

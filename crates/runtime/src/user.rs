@@ -49,7 +49,10 @@ fn group_entries(group: &str) -> impl Iterator<Item = GroupEntry<'_>> {
         Some(GroupEntry {
             name: f[0],
             gid: f[2].trim().parse().ok()?,
-            members: f.get(3).map(|m| m.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()).unwrap_or_default(),
+            members: f
+                .get(3)
+                .map(|m| m.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default(),
         })
     })
 }

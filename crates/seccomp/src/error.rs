@@ -110,15 +110,11 @@ pub enum Error {
     KernelVersion(String),
 
     /// No BPF compiler for this machine's architecture.
-    #[error(
-        "seccomp: cannot compile a filter for {0}: only x86_64 and aarch64 hosts are supported"
-    )]
+    #[error("seccomp: cannot compile a filter for {0}: only x86_64 and aarch64 hosts are supported")]
     UnsupportedArch(String),
 
     /// The compiled program is longer than the kernel accepts.
-    #[error(
-        "seccomp: the compiled filter has {0} instructions, more than the kernel's limit of 4096"
-    )]
+    #[error("seccomp: the compiled filter has {0} instructions, more than the kernel's limit of 4096")]
     TooLong(usize),
 
     /// seccomp(2) or prctl(2) refused the filter.

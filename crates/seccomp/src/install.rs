@@ -23,12 +23,8 @@ pub fn filter_flags(seccomp: &LinuxSeccomp) -> u32 {
         .map(|f| match f {
             LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
             LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
-                libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
-            }
-            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
-                libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
-            }
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
         } as u32)
         .fold(0, |acc, bit| acc | bit)
 }
@@ -78,9 +74,7 @@ pub fn install(prog: &Program, flags: u32) -> Result<Option<OwnedFd>, Error> {
         Ok(Some(unsafe { OwnedFd::from_raw_fd(rc as RawFd) }))
     } else if rc > 0 {
         // TSYNC without TSYNC_ESRCH returns the id of the thread that could not be synchronised.
-        Err(Error::Install(std::io::Error::from_raw_os_error(
-            libc::ESRCH,
-        )))
+        Err(Error::Install(std::io::Error::from_raw_os_error(libc::ESRCH)))
     } else {
         Ok(None)
     }

@@ -40,8 +40,7 @@ pub fn default_profile() -> Profile {
     static PROFILE: std::sync::OnceLock<Profile> = std::sync::OnceLock::new();
     PROFILE
         .get_or_init(|| {
-            Profile::parse(include_str!("default.json"))
-                .expect("the built-in default.json is a valid profile")
+            Profile::parse(include_str!("default.json")).expect("the built-in default.json is a valid profile")
         })
         .clone()
 }

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompArgBuilder,
-    LinuxSeccompFilterFlag, LinuxSeccompOperator, LinuxSyscall,
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompArgBuilder, LinuxSeccompFilterFlag,
+    LinuxSeccompOperator, LinuxSyscall,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
@@ -133,10 +133,7 @@ impl KernelVersion {
         if !all_digits(major) || !all_digits(minor) {
             return None;
         }
-        let v = KernelVersion {
-            major: major.parse().ok()?,
-            minor: minor.parse().ok()?,
-        };
+        let v = KernelVersion { major: major.parse().ok()?, minor: minor.parse().ok()? };
         (v != KernelVersion { major: 0, minor: 0 }).then_some(v)
     }
 }
@@ -222,28 +219,16 @@ fn from_name<T: DeserializeOwned>(s: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
 }
 
-pub(crate) fn parse_action(
-    s: &str,
-    context: impl FnOnce() -> String,
-) -> Result<LinuxSeccompAction, Error> {
-    from_name(s).ok_or_else(|| Error::UnknownAction {
-        context: context(),
-        action: s.to_owned(),
-    })
+pub(crate) fn parse_action(s: &str, context: impl FnOnce() -> String) -> Result<LinuxSeccompAction, Error> {
+    from_name(s).ok_or_else(|| Error::UnknownAction { context: context(), action: s.to_owned() })
 }
 
 fn parse_arch(s: &str, context: &str) -> Result<Arch, Error> {
-    from_name(s).ok_or_else(|| Error::UnknownArch {
-        context: context.to_owned(),
-        arch: s.to_owned(),
-    })
+    from_name(s).ok_or_else(|| Error::UnknownArch { context: context.to_owned(), arch: s.to_owned() })
 }
 
 fn parse_arches(list: Option<Vec<String>>, context: &str) -> Result<Vec<Arch>, Error> {
-    list.unwrap_or_default()
-        .iter()
-        .map(|a| parse_arch(a, context))
-        .collect()
+    list.unwrap_or_default().iter().map(|a| parse_arch(a, context)).collect()
 }
 
 impl FromStr for Profile {
@@ -283,22 +268,15 @@ impl Profile {
             .iter()
             .map(|f| from_name(f).ok_or_else(|| Error::UnknownFlag(f.clone())))
             .collect::<Result<Vec<_>, Error>>()?;
-        let syscalls = raw
-            .syscalls
-            .unwrap_or_default()
-            .into_iter()
-            .map(Syscall::from_raw)
-            .collect::<Result<Vec<_>, Error>>()?;
+        let syscalls =
+            raw.syscalls.unwrap_or_default().into_iter().map(Syscall::from_raw).collect::<Result<Vec<_>, Error>>()?;
         Ok(Profile {
             default_action,
             default_errno_ret: raw.default_errno_ret,
             architectures,
             arch_map,
             flags,
-            listener_path: raw
-                .listener_path
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from),
+            listener_path: raw.listener_path.filter(|p| !p.is_empty()).map(PathBuf::from),
             listener_metadata: raw.listener_metadata.filter(|m| !m.is_empty()),
             syscalls,
         })
@@ -312,11 +290,7 @@ impl Profile {
     /// architecture listed, kernel ≥ `minKernel`) and no `excludes` condition does (any of its
     /// caps held, the architecture listed, kernel ≥ `minKernel`). The native `archMap` entry
     /// becomes the OCI `architectures` list.
-    pub fn resolve(
-        &self,
-        caps: &HashSet<String>,
-        kernel: Option<(u32, u32)>,
-    ) -> Result<LinuxSeccomp, Error> {
+    pub fn resolve(&self, caps: &HashSet<String>, kernel: Option<(u32, u32)>) -> Result<LinuxSeccomp, Error> {
         let kernel = match kernel {
             Some(k) => k,
             None => running_kernel()?,
@@ -326,17 +300,9 @@ impl Profile {
 
     /// [`Profile::resolve`] for an explicit kernel version and Go architecture name (`amd64`,
     /// `arm64`, …), e.g. to inspect what a profile means on another machine.
-    pub fn resolve_for(
-        &self,
-        caps: &HashSet<String>,
-        kernel: (u32, u32),
-        go_arch: &str,
-    ) -> LinuxSeccomp {
+    pub fn resolve_for(&self, caps: &HashSet<String>, kernel: (u32, u32), go_arch: &str) -> LinuxSeccomp {
         let caps: HashSet<String> = caps.iter().map(|c| normalize_cap(c)).collect();
-        let kernel = KernelVersion {
-            major: kernel.0,
-            minor: kernel.1,
-        };
+        let kernel = KernelVersion { major: kernel.0, minor: kernel.1 };
         let has_cap = |c: &String| caps.contains(&normalize_cap(c));
 
         let mut architectures = self.architectures.clone();
@@ -406,16 +372,10 @@ impl Syscall {
             .unwrap_or_default()
             .into_iter()
             .map(|a| {
-                let op: LinuxSeccompOperator =
-                    from_name(&a.op).ok_or_else(|| Error::UnknownOperator {
-                        syscall: who.clone(),
-                        op: a.op.clone(),
-                    })?;
+                let op: LinuxSeccompOperator = from_name(&a.op)
+                    .ok_or_else(|| Error::UnknownOperator { syscall: who.clone(), op: a.op.clone() })?;
                 if a.index > 5 {
-                    return Err(Error::ArgIndex {
-                        syscall: who.clone(),
-                        index: a.index,
-                    });
+                    return Err(Error::ArgIndex { syscall: who.clone(), index: a.index });
                 }
                 Ok(seccomp_arg(a.index as usize, a.value, a.value_two, op))
             })
@@ -426,20 +386,12 @@ impl Syscall {
             };
             let min_kernel = match f.min_kernel.as_deref() {
                 None | Some("") => None,
-                Some(v) => {
-                    Some(
-                        KernelVersion::parse(v).ok_or_else(|| Error::BadKernelVersion {
-                            syscall: who.clone(),
-                            value: v.to_owned(),
-                        })?,
-                    )
-                }
+                Some(v) => Some(
+                    KernelVersion::parse(v)
+                        .ok_or_else(|| Error::BadKernelVersion { syscall: who.clone(), value: v.to_owned() })?,
+                ),
             };
-            Ok(Filter {
-                caps: f.caps.unwrap_or_default(),
-                arches: f.arches.unwrap_or_default(),
-                min_kernel,
-            })
+            Ok(Filter { caps: f.caps.unwrap_or_default(), arches: f.arches.unwrap_or_default(), min_kernel })
         };
         Ok(Syscall {
             includes: filter(raw.includes)?,
@@ -454,16 +406,8 @@ impl Syscall {
 }
 
 /// Builds an OCI argument comparison (oci-spec only offers a builder for it).
-pub fn seccomp_arg(
-    index: usize,
-    value: u64,
-    value_two: Option<u64>,
-    op: LinuxSeccompOperator,
-) -> LinuxSeccompArg {
-    let b = LinuxSeccompArgBuilder::default()
-        .index(index)
-        .value(value)
-        .op(op);
+pub fn seccomp_arg(index: usize, value: u64, value_two: Option<u64>, op: LinuxSeccompOperator) -> LinuxSeccompArg {
+    let b = LinuxSeccompArgBuilder::default().index(index).value(value).op(op);
     match value_two {
         Some(v) => b.value_two(v),
         None => b,
@@ -541,19 +485,10 @@ pub fn running_kernel() -> Result<(u32, u32), Error> {
     let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: `uts` is a valid, writable utsname for the duration of the call.
     if unsafe { libc::uname(&mut uts) } != 0 {
-        return Err(Error::KernelVersion(
-            std::io::Error::last_os_error().to_string(),
-        ));
+        return Err(Error::KernelVersion(std::io::Error::last_os_error().to_string()));
     }
-    let release: String = uts
-        .release
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8 as char)
-        .collect();
-    parse_release(&release).ok_or(Error::KernelVersion(format!(
-        "unexpected release {release:?}"
-    )))
+    let release: String = uts.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8 as char).collect();
+    parse_release(&release).ok_or(Error::KernelVersion(format!("unexpected release {release:?}")))
 }
 
 /// `"6.18.0-1-amd64"` → `(6, 18)`.

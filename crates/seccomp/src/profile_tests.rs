@@ -41,18 +41,11 @@ fn names_with(s: &LinuxSeccomp, action: A) -> HashSet<String> {
 }
 
 fn rules_for<'a>(s: &'a LinuxSeccomp, name: &str) -> Vec<&'a oci_spec::runtime::LinuxSyscall> {
-    s.syscalls()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.names().iter().any(|n| n == name))
-        .collect()
+    s.syscalls().as_deref().unwrap_or_default().iter().filter(|r| r.names().iter().any(|n| n == name)).collect()
 }
 
 fn err(json: &str) -> String {
-    Profile::parse(json)
-        .expect_err("should be refused")
-        .to_string()
+    Profile::parse(json).expect_err("should be refused").to_string()
 }
 
 #[test]
@@ -79,22 +72,13 @@ fn parses_every_field() {
     .unwrap();
     assert_eq!(p.default_action, A::ScmpActErrno);
     assert_eq!(p.default_errno_ret, Some(38));
-    assert_eq!(
-        p.arch_map[0].sub_architectures,
-        vec![Arch::ScmpArchX86, Arch::ScmpArchX32]
-    );
+    assert_eq!(p.arch_map[0].sub_architectures, vec![Arch::ScmpArchX86, Arch::ScmpArchX32]);
     assert!(p.arch_map[1].sub_architectures.is_empty());
     assert_eq!(
         p.flags,
-        vec![
-            LinuxSeccompFilterFlag::SeccompFilterFlagLog,
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow
-        ]
+        vec![LinuxSeccompFilterFlag::SeccompFilterFlagLog, LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow]
     );
-    assert_eq!(
-        p.listener_path.as_deref(),
-        Some(std::path::Path::new("/run/agent.sock"))
-    );
+    assert_eq!(p.listener_path.as_deref(), Some(std::path::Path::new("/run/agent.sock")));
     assert_eq!(p.listener_metadata.as_deref(), Some("meta"));
     assert_eq!(p.syscalls.len(), 4);
     assert_eq!(p.syscalls[1].names, vec!["mkdir"]);
@@ -104,10 +88,7 @@ fn parses_every_field() {
     assert_eq!(clone.args[0].value(), 0x7E02_0000);
     assert_eq!(clone.args[1].index(), 5);
     assert_eq!(clone.args[1].value_two(), Some(2));
-    assert_eq!(
-        clone.includes.min_kernel,
-        Some(KernelVersion { major: 4, minor: 8 })
-    );
+    assert_eq!(clone.includes.min_kernel, Some(KernelVersion { major: 4, minor: 8 }));
     assert_eq!(clone.includes.caps, vec!["CAP_SYS_ADMIN"]);
     assert_eq!(clone.excludes.arches, vec!["s390x"]);
     assert_eq!(p.syscalls[3].action, A::ScmpActNotify);
@@ -154,25 +135,15 @@ fn every_action_and_operator_spelling() {
 
 #[test]
 fn clear_errors() {
-    let e = err(
-        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_DENY"}]}"#,
-    );
-    assert!(
-        e.contains("\"mkdir\"") && e.contains("SCMP_ACT_DENY"),
-        "{e}"
-    );
+    let e =
+        err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_DENY"}]}"#);
+    assert!(e.contains("\"mkdir\"") && e.contains("SCMP_ACT_DENY"), "{e}");
     let e = err(r#"{"defaultAction": "ALLOW"}"#);
-    assert!(
-        e.contains("defaultAction") && e.contains("\"ALLOW\""),
-        "{e}"
-    );
+    assert!(e.contains("defaultAction") && e.contains("\"ALLOW\""), "{e}");
     let e = err(
         r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["socket", "bind"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_LIKE"}]}]}"#,
     );
-    assert!(
-        e.contains("\"socket\" (and 1 more)") && e.contains("SCMP_CMP_LIKE"),
-        "{e}"
-    );
+    assert!(e.contains("\"socket\" (and 1 more)") && e.contains("SCMP_CMP_LIKE"), "{e}");
     let e = err(
         r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"name": "ioctl", "action": "SCMP_ACT_ALLOW", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}"#,
     );
@@ -184,16 +155,11 @@ fn clear_errors() {
     let e = err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"]}]}"#);
     assert!(e.contains("\"read\"") && e.contains("action"), "{e}");
     assert!(err(r#"{"syscalls": []}"#).contains("defaultAction"));
-    assert!(
-        err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_Z80"]}"#)
-            .contains("SCMP_ARCH_Z80")
-    );
+    assert!(err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_Z80"]}"#).contains("SCMP_ARCH_Z80"));
     assert!(err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["x86"]}]}"#).contains("\"x86\""));
     assert!(err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "archMap": [{"architecture": "SCMP_ARCH_X86_64"}]}"#).contains("archMap"));
-    assert!(
-        err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_FAST"]}"#)
-            .contains("SECCOMP_FILTER_FLAG_FAST")
-    );
+    assert!(err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_FAST"]}"#)
+        .contains("SECCOMP_FILTER_FLAG_FAST"));
     for bad in ["4", "4.8.1", "a.b", "0.0", "4.", ".8", "-4.8"] {
         let e = err(&format!(
             r#"{{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{{"names": ["ptrace"], "action": "SCMP_ACT_ALLOW", "includes": {{"minKernel": "{bad}"}}}}]}}"#
@@ -235,46 +201,26 @@ fn sample() -> Profile {
 fn resolve_filters_rules() {
     let p = sample();
     let kept = |c: &[&str], k: (u32, u32), arch: &str| {
-        let mut v: Vec<String> = names_with(&p.resolve_for(&caps(c), k, arch), A::ScmpActAllow)
-            .into_iter()
-            .collect();
-        v.extend(names_with(
-            &p.resolve_for(&caps(c), k, arch),
-            A::ScmpActErrno,
-        ));
+        let mut v: Vec<String> = names_with(&p.resolve_for(&caps(c), k, arch), A::ScmpActAllow).into_iter().collect();
+        v.extend(names_with(&p.resolve_for(&caps(c), k, arch), A::ScmpActErrno));
         v.sort();
         v
     };
     assert_eq!(
         kept(&[], (5, 4), "amd64"),
-        [
-            "amd64_or_arm64",
-            "before_5_10",
-            "mixed",
-            "not_admin_nor_ptrace",
-            "not_arm64",
-            "plain",
-            "since_4_8"
-        ]
+        ["amd64_or_arm64", "before_5_10", "mixed", "not_admin_nor_ptrace", "not_arm64", "plain", "since_4_8"]
     );
     // includes.caps needs all of them; excludes.caps any of them
     assert!(!kept(&["CAP_SYS_ADMIN"], (5, 4), "amd64").contains(&"admin_and_boot".to_string()));
-    assert!(kept(&["CAP_SYS_ADMIN", "CAP_SYS_BOOT"], (5, 4), "amd64")
-        .contains(&"admin_and_boot".to_string()));
-    assert!(
-        kept(&["sys_admin", "Sys_Boot"], (5, 4), "amd64").contains(&"admin_and_boot".to_string())
-    );
-    assert!(
-        !kept(&["CAP_SYS_PTRACE"], (5, 4), "amd64").contains(&"not_admin_nor_ptrace".to_string())
-    );
+    assert!(kept(&["CAP_SYS_ADMIN", "CAP_SYS_BOOT"], (5, 4), "amd64").contains(&"admin_and_boot".to_string()));
+    assert!(kept(&["sys_admin", "Sys_Boot"], (5, 4), "amd64").contains(&"admin_and_boot".to_string()));
+    assert!(!kept(&["CAP_SYS_PTRACE"], (5, 4), "amd64").contains(&"not_admin_nor_ptrace".to_string()));
     assert!(!kept(&["CAP_SYS_ADMIN"], (5, 4), "amd64").contains(&"mixed".to_string()));
     // arches
     let arm = kept(&[], (5, 4), "arm64");
     assert!(arm.contains(&"amd64_or_arm64".to_string()) && !arm.contains(&"not_arm64".to_string()));
     let s390 = kept(&[], (5, 4), "s390x");
-    assert!(
-        !s390.contains(&"amd64_or_arm64".to_string()) && s390.contains(&"not_arm64".to_string())
-    );
+    assert!(!s390.contains(&"amd64_or_arm64".to_string()) && s390.contains(&"not_arm64".to_string()));
     // minKernel: includes needs >=, excludes drops at >=
     assert!(!kept(&[], (4, 7), "amd64").contains(&"since_4_8".to_string()));
     assert!(kept(&[], (4, 8), "amd64").contains(&"since_4_8".to_string()));
@@ -289,45 +235,24 @@ fn resolve_copies_header_and_rule_fields() {
     let r = sample().resolve_for(&caps(&[]), (6, 1), "amd64");
     assert_eq!(r.default_action(), A::ScmpActErrno);
     assert_eq!(r.default_errno_ret(), Some(1));
-    assert_eq!(
-        r.architectures().as_deref(),
-        Some(&[Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32][..])
-    );
+    assert_eq!(r.architectures().as_deref(), Some(&[Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32][..]));
     let mixed = rules_for(&r, "mixed");
     assert_eq!(mixed.len(), 1);
     assert_eq!(mixed[0].errno_ret(), Some(38));
     let args = mixed[0].args().as_ref().unwrap();
-    assert_eq!(
-        (args[0].index(), args[0].value(), args[0].op()),
-        (2, 7, Op::ScmpCmpNe)
-    );
+    assert_eq!((args[0].index(), args[0].value(), args[0].op()), (2, 7, Op::ScmpCmpNe));
     assert!(rules_for(&r, "plain")[0].args().is_none());
     let r = sample().resolve_for(&caps(&[]), (6, 1), "arm64");
-    assert_eq!(
-        r.architectures().as_deref(),
-        Some(&[Arch::ScmpArchAarch64, Arch::ScmpArchArm][..])
-    );
+    assert_eq!(r.architectures().as_deref(), Some(&[Arch::ScmpArchAarch64, Arch::ScmpArchArm][..]));
     let r = sample().resolve_for(&caps(&[]), (6, 1), "ppc64le");
     assert_eq!(r.architectures(), &None);
     // the old-style explicit list passes through
     let p = Profile::parse(r#"{"defaultAction": "SCMP_ACT_LOG", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"], "flags": ["SECCOMP_FILTER_FLAG_TSYNC"], "listenerPath": "/a"}"#).unwrap();
     let r = p.resolve_for(&caps(&[]), (6, 1), "amd64");
-    assert_eq!(
-        r.architectures().as_deref(),
-        Some(&[Arch::ScmpArchX86_64, Arch::ScmpArchX32][..])
-    );
-    assert_eq!(
-        r.flags().as_deref(),
-        Some(&[LinuxSeccompFilterFlag::SeccompFilterFlagTsync][..])
-    );
-    assert_eq!(
-        r.listener_path().as_deref(),
-        Some(std::path::Path::new("/a"))
-    );
-    assert_eq!(
-        crate::filter_flags(&r),
-        libc::SECCOMP_FILTER_FLAG_TSYNC as u32
-    );
+    assert_eq!(r.architectures().as_deref(), Some(&[Arch::ScmpArchX86_64, Arch::ScmpArchX32][..]));
+    assert_eq!(r.flags().as_deref(), Some(&[LinuxSeccompFilterFlag::SeccompFilterFlagTsync][..]));
+    assert_eq!(r.listener_path().as_deref(), Some(std::path::Path::new("/a")));
+    assert_eq!(crate::filter_flags(&r), libc::SECCOMP_FILTER_FLAG_TSYNC as u32);
 }
 
 #[test]
@@ -399,23 +324,14 @@ fn default_profile_matches_docker_semantics() {
         "set_tls",
         "s390_runtime_instr",
     ] {
-        assert!(
-            !allowed.contains(name),
-            "{name} must not be allowed with Docker's default capabilities"
-        );
+        assert!(!allowed.contains(name), "{name} must not be allowed with Docker's default capabilities");
     }
     let clone = rules_for(&r, "clone");
     assert_eq!(clone.len(), 1);
     let arg = clone[0].args().as_ref().unwrap()[0];
-    assert_eq!(
-        (arg.index(), arg.value(), arg.op()),
-        (0, 0x7E02_0000, Op::ScmpCmpMaskedEq)
-    );
+    assert_eq!((arg.index(), arg.value(), arg.op()), (0, 0x7E02_0000, Op::ScmpCmpMaskedEq));
     let clone3 = rules_for(&r, "clone3");
-    assert_eq!(
-        (clone3.len(), clone3[0].action(), clone3[0].errno_ret()),
-        (1, A::ScmpActErrno, Some(38))
-    );
+    assert_eq!((clone3.len(), clone3[0].action(), clone3[0].errno_ret()), (1, A::ScmpActErrno, Some(38)));
     let socket: Vec<_> = rules_for(&r, "socket")
         .iter()
         .map(|s| {
@@ -435,31 +351,15 @@ fn default_profile_matches_docker_semantics() {
             (deny, 0xffff_ffff, Some(40), Op::ScmpCmpMaskedEq),
         ]
     );
-    let personas: Vec<u64> = rules_for(&r, "personality")
-        .iter()
-        .map(|s| s.args().as_ref().unwrap()[0].value())
-        .collect();
+    let personas: Vec<u64> =
+        rules_for(&r, "personality").iter().map(|s| s.args().as_ref().unwrap()[0].value()).collect();
     assert_eq!(personas, vec![0, 8, 0x20000, 0x20008, 0xffff_ffff]);
 
     // capabilities open their syscalls
     for (cap, names) in [
-        (
-            "CAP_SYS_ADMIN",
-            &[
-                "mount",
-                "umount2",
-                "unshare",
-                "setns",
-                "clone3",
-                "bpf",
-                "sethostname",
-            ][..],
-        ),
+        ("CAP_SYS_ADMIN", &["mount", "umount2", "unshare", "setns", "clone3", "bpf", "sethostname"][..]),
         ("CAP_SYS_BOOT", &["reboot"]),
-        (
-            "CAP_SYS_MODULE",
-            &["init_module", "finit_module", "delete_module"],
-        ),
+        ("CAP_SYS_MODULE", &["init_module", "finit_module", "delete_module"]),
         ("CAP_DAC_READ_SEARCH", &["open_by_handle_at"]),
         ("CAP_SYS_TIME", &["settimeofday", "clock_settime"]),
         ("CAP_BPF", &["bpf"]),
@@ -478,47 +378,22 @@ fn default_profile_matches_docker_semantics() {
                 rules_for(&r, "clone").iter().all(|s| s.args().is_none()),
                 "clone is unrestricted with CAP_SYS_ADMIN"
             );
-            assert!(
-                !names_with(&r, A::ScmpActErrno).contains("clone3"),
-                "no clone3 ENOSYS with CAP_SYS_ADMIN"
-            );
+            assert!(!names_with(&r, A::ScmpActErrno).contains("clone3"), "no clone3 ENOSYS with CAP_SYS_ADMIN");
         }
     }
     // pivot_root, keyctl, io_uring, userfaultfd, kexec, swapon are never allowed
-    let all: HashSet<String> = p
-        .syscalls
-        .iter()
-        .flat_map(|s| s.includes.caps.clone())
-        .collect();
+    let all: HashSet<String> = p.syscalls.iter().flat_map(|s| s.includes.caps.clone()).collect();
     let r = p.resolve_for(&all, (6, 18), "amd64");
     let allowed = names_with(&r, A::ScmpActAllow);
-    for n in [
-        "pivot_root",
-        "keyctl",
-        "add_key",
-        "io_uring_setup",
-        "userfaultfd",
-        "kexec_load",
-        "swapon",
-    ] {
+    for n in ["pivot_root", "keyctl", "add_key", "io_uring_setup", "userfaultfd", "kexec_load", "swapon"] {
         assert!(!allowed.contains(n), "{n}");
     }
     // ptrace before 4.8 only with CAP_SYS_PTRACE
-    assert!(!names_with(
-        &p.resolve_for(&caps(DOCKER_CAPS), (4, 7), "amd64"),
-        A::ScmpActAllow
-    )
-    .contains("ptrace"));
+    assert!(!names_with(&p.resolve_for(&caps(DOCKER_CAPS), (4, 7), "amd64"), A::ScmpActAllow).contains("ptrace"));
     // arch-specific rules
     let s390 = p.resolve_for(&caps(DOCKER_CAPS), (6, 18), "s390x");
-    assert_eq!(
-        rules_for(&s390, "clone")[0].args().as_ref().unwrap()[0].index(),
-        1
-    );
-    assert_eq!(
-        s390.architectures().as_deref(),
-        Some(&[Arch::ScmpArchS390x, Arch::ScmpArchS390][..])
-    );
+    assert_eq!(rules_for(&s390, "clone")[0].args().as_ref().unwrap()[0].index(), 1);
+    assert_eq!(s390.architectures().as_deref(), Some(&[Arch::ScmpArchS390x, Arch::ScmpArchS390][..]));
     let arm = p.resolve_for(&caps(DOCKER_CAPS), (6, 18), "arm64");
     assert!(names_with(&arm, A::ScmpActAllow).contains("set_tls"));
     assert!(!names_with(&arm, A::ScmpActAllow).contains("arch_prctl"));

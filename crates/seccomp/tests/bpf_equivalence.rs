@@ -11,9 +11,7 @@ mod reference;
 use berth_seccomp::bpf::{compile_for, syscall_number, tables};
 use berth_seccomp::profile::seccomp_arg;
 use interp::{check, run, Data};
-use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction as A, LinuxSeccompOperator as Op, LinuxSyscall,
-};
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction as A, LinuxSeccompOperator as Op, LinuxSyscall};
 use proptest::prelude::*;
 
 /// Names with different numbers on different architectures, some missing on some, some unknown.
@@ -105,12 +103,7 @@ fn value() -> impl Strategy<Value = u64> {
 }
 
 fn rule(names: &'static [&'static str]) -> impl Strategy<Value = LinuxSyscall> {
-    let arg = (
-        prop_oneof![3 => 0usize..2, 1 => 0usize..6],
-        value(),
-        proptest::option::of(value()),
-        op(),
-    )
+    let arg = (prop_oneof![3 => 0usize..2, 1 => 0usize..6], value(), proptest::option::of(value()), op())
         .prop_map(|(i, v, v2, op)| seccomp_arg(i, v, v2, op));
     (
         proptest::collection::vec(proptest::sample::select(names), 1..4),
@@ -181,24 +174,16 @@ impl Rng {
 /// Random `seccomp_data` that often hits the profile's syscalls and comparison boundaries.
 fn samples(native: Arch, spec: &LinuxSeccomp, seed: u64, count: usize) -> Vec<Data> {
     let mut rng = Rng(seed | 1);
-    let audits = [
-        tables::AUDIT_ARCH_X86_64,
-        tables::AUDIT_ARCH_I386,
-        tables::AUDIT_ARCH_AARCH64,
-        tables::AUDIT_ARCH_ARM,
-    ];
+    let audits =
+        [tables::AUDIT_ARCH_X86_64, tables::AUDIT_ARCH_I386, tables::AUDIT_ARCH_AARCH64, tables::AUDIT_ARCH_ARM];
     let native_audit = tables::audit_arch(native).unwrap();
     let mut nrs = vec![0u32, 1, u32::MAX, 0x4000_0000, 0x3fff_ffff];
     let mut vals: Vec<u64> = INTERESTING.to_vec();
     for s in spec.syscalls().as_deref().unwrap_or_default() {
         for n in s.names() {
-            for a in [
-                Arch::ScmpArchX86_64,
-                Arch::ScmpArchX86,
-                Arch::ScmpArchX32,
-                Arch::ScmpArchAarch64,
-                Arch::ScmpArchArm,
-            ] {
+            for a in
+                [Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32, Arch::ScmpArchAarch64, Arch::ScmpArchArm]
+            {
                 if let Some(nr) = syscall_number(a, n) {
                     nrs.extend([nr, nr.wrapping_add(1), nr.wrapping_sub(1)]);
                 }
@@ -206,15 +191,7 @@ fn samples(native: Arch, spec: &LinuxSeccomp, seed: u64, count: usize) -> Vec<Da
         }
         for a in s.args().as_deref().unwrap_or_default() {
             let (v, v2) = (a.value(), a.value_two().unwrap_or(0));
-            vals.extend([
-                v,
-                v.wrapping_add(1),
-                v.wrapping_sub(1),
-                v2,
-                v2 | !v,
-                v2 ^ (1 << 40),
-                v ^ (1 << 3),
-            ]);
+            vals.extend([v, v.wrapping_add(1), v.wrapping_sub(1), v2, v2 | !v, v2 ^ (1 << 40), v ^ (1 << 3)]);
         }
     }
     (0..count)
@@ -237,34 +214,19 @@ fn samples(native: Arch, spec: &LinuxSeccomp, seed: u64, count: usize) -> Vec<Da
                     _ => rng.pick(&vals),
                 };
             }
-            Data {
-                nr,
-                arch,
-                ip: rng.next(),
-                args,
-            }
+            Data { nr, arch, ip: rng.next(), args }
         })
         .collect()
 }
 
-fn assert_equivalent(
-    native: Arch,
-    spec: &LinuxSeccomp,
-    seed: u64,
-    count: usize,
-) -> Result<(), TestCaseError> {
+fn assert_equivalent(native: Arch, spec: &LinuxSeccomp, seed: u64, count: usize) -> Result<(), TestCaseError> {
     let prog = match compile_for(spec, native) {
         Ok(p) => p,
         Err(berth_seccomp::Error::TooLong(_)) => return Ok(()),
         Err(e) => return Err(TestCaseError::fail(format!("compile failed: {e}"))),
     };
     check(prog.instructions()).map_err(TestCaseError::fail)?;
-    let notify = spec
-        .syscalls()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .any(|s| s.action() == A::ScmpActNotify);
+    let notify = spec.syscalls().as_deref().unwrap_or_default().iter().any(|s| s.action() == A::ScmpActNotify);
     prop_assert_eq!(prog.needs_listener(), notify);
     for d in samples(native, spec, seed, count) {
         let (got, steps) = run(prog.instructions(), &d);

@@ -62,10 +62,7 @@ fn in_child(body: impl FnOnce() -> Result<(), i32>) -> WaitStatus {
     match unsafe { fork() }.expect("fork") {
         ForkResult::Child => {
             // No core files from the children we kill with SIGSYS.
-            let zero = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
+            let zero = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
             // SAFETY: plain system calls; `zero` is valid for the call.
             unsafe {
                 libc::setrlimit(libc::RLIMIT_CORE, &zero);
@@ -96,10 +93,7 @@ fn assert_exit0(status: WaitStatus, what: &str) {
 
 fn assert_sigsys(status: WaitStatus, what: &str) {
     assert!(
-        matches!(
-            status,
-            WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGSYS, _)
-        ),
+        matches!(status, WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGSYS, _)),
         "{what}: expected SIGSYS, got {status:?}"
     );
 }
@@ -109,10 +103,7 @@ fn seccomp_mode_is_filter() -> bool {
     let mut buf = [0u8; 8192];
     // SAFETY: the path is NUL-terminated; `buf` is valid for `buf.len()` bytes.
     let n = unsafe {
-        let fd = libc::open(
-            c"/proc/self/status".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        );
+        let fd = libc::open(c"/proc/self/status".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
         if fd < 0 {
             return false;
         }
@@ -126,16 +117,11 @@ fn seccomp_mode_is_filter() -> bool {
 fn pipe_write_works() -> bool {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors; the buffer is one valid byte.
-    unsafe {
-        libc::pipe(fds.as_mut_ptr()) == 0 && libc::write(fds[1], b"x".as_ptr().cast(), 1) == 1
-    }
+    unsafe { libc::pipe(fds.as_mut_ptr()) == 0 && libc::write(fds[1], b"x".as_ptr().cast(), 1) == 1 }
 }
 
 fn compiled(json: &str) -> (berth_seccomp::Program, u32) {
-    let seccomp = Profile::parse(json)
-        .unwrap()
-        .resolve(&HashSet::new(), None)
-        .unwrap();
+    let seccomp = Profile::parse(json).unwrap().resolve(&HashSet::new(), None).unwrap();
     (compile(&seccomp).unwrap(), filter_flags(&seccomp))
 }
 
@@ -164,43 +150,20 @@ fn deny_mkdir() {
         probe(4, seccomp_mode_is_filter())?;
         // SAFETY: `path` is a valid C string; raw syscalls with integer/pointer arguments.
         unsafe {
-            probe(
-                5,
-                libc::mkdir(path.as_ptr(), 0o700) == -1 && errno() == libc::EPERM,
-            )?;
-            probe(
-                6,
-                fails_with(
-                    libc::syscall(libc::SYS_mkdirat, libc::AT_FDCWD, path.as_ptr(), 0o700),
-                    libc::EPERM,
-                ),
-            )?;
+            probe(5, libc::mkdir(path.as_ptr(), 0o700) == -1 && errno() == libc::EPERM)?;
+            probe(6, fails_with(libc::syscall(libc::SYS_mkdirat, libc::AT_FDCWD, path.as_ptr(), 0o700), libc::EPERM))?;
             #[cfg(target_arch = "x86_64")]
-            probe(
-                7,
-                fails_with(
-                    libc::syscall(libc::SYS_mkdir, path.as_ptr(), 0o700),
-                    libc::EPERM,
-                ),
-            )?;
+            probe(7, fails_with(libc::syscall(libc::SYS_mkdir, path.as_ptr(), 0o700), libc::EPERM))?;
             probe(8, libc::getppid() == pid)?;
         }
         probe(9, pipe_write_works())
     });
     assert_exit0(status, "deny mkdir");
-    assert!(
-        !dir.exists(),
-        "the filtered mkdir must not have created {}",
-        dir.display()
-    );
+    assert!(!dir.exists(), "the filtered mkdir must not have created {}", dir.display());
 }
 
 fn default_program(extra_caps: &[&str]) -> (Program, u32) {
-    let caps: HashSet<String> = DOCKER_CAPS
-        .iter()
-        .chain(extra_caps)
-        .map(|s| s.to_string())
-        .collect();
+    let caps: HashSet<String> = DOCKER_CAPS.iter().chain(extra_caps).map(|s| s.to_string()).collect();
     let seccomp = default_profile().resolve(&caps, None).unwrap();
     (compile(&seccomp).unwrap(), filter_flags(&seccomp))
 }
@@ -224,12 +187,7 @@ mod probes {
     pub fn keyctl_session() -> libc::c_long {
         // SAFETY: KEYCTL_GET_KEYRING_ID only reads; integer arguments.
         unsafe {
-            libc::syscall(
-                libc::SYS_keyctl,
-                0,  /* KEYCTL_GET_KEYRING_ID */
-                -3, /* session */
-                0,
-            )
+            libc::syscall(libc::SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* session */, 0)
         }
     }
     pub fn personality(p: libc::c_ulong) -> libc::c_long {
@@ -239,16 +197,7 @@ mod probes {
     pub fn clone_newuser() -> libc::c_long {
         // SAFETY: on success this would create a child sharing nothing unsafe: it is a fork with
         // CLONE_NEWUSER whose child exits immediately below. With the filter it fails.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_clone,
-                libc::CLONE_NEWUSER | libc::SIGCHLD,
-                0,
-                0,
-                0,
-                0,
-            )
-        };
+        let r = unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_NEWUSER | libc::SIGCHLD, 0, 0, 0, 0) };
         if r == 0 {
             // SAFETY: we are the new child.
             unsafe { libc::_exit(0) }
@@ -290,33 +239,15 @@ fn default_profile_in_the_kernel() {
         probe(13, pipe_write_works())?;
         probe(14, fails_with(probes::unshare_net(), libc::EPERM))?;
         probe(15, fails_with(probes::clone3_null(), libc::ENOSYS))?;
-        probe(
-            16,
-            fails_with(
-                probes::socket(libc::AF_VSOCK.into(), libc::SOCK_STREAM),
-                libc::EPERM,
-            ),
-        )?;
-        probe(
-            17,
-            fails_with(
-                probes::socket(libc::AF_ALG.into(), libc::SOCK_SEQPACKET),
-                libc::EPERM,
-            ),
-        )?;
+        probe(16, fails_with(probes::socket(libc::AF_VSOCK.into(), libc::SOCK_STREAM), libc::EPERM))?;
+        probe(17, fails_with(probes::socket(libc::AF_ALG.into(), libc::SOCK_SEQPACKET), libc::EPERM))?;
         let high = 1 << 32;
         let vsock = probes::socket(high | i64::from(libc::AF_VSOCK), libc::SOCK_STREAM);
         probe(27, fails_with(vsock, libc::EPERM))?;
         let alg = probes::socket(high | i64::from(libc::AF_ALG), libc::SOCK_SEQPACKET);
         probe(28, fails_with(alg, libc::EPERM))?;
-        probe(
-            18,
-            probes::socket(libc::AF_INET.into(), libc::SOCK_STREAM) >= 0,
-        )?;
-        probe(
-            19,
-            probes::socket(libc::AF_UNIX.into(), libc::SOCK_STREAM) >= 0,
-        )?;
+        probe(18, probes::socket(libc::AF_INET.into(), libc::SOCK_STREAM) >= 0)?;
+        probe(19, probes::socket(libc::AF_UNIX.into(), libc::SOCK_STREAM) >= 0)?;
         probe(20, fails_with(probes::keyctl_session(), libc::EPERM))?;
         probe(21, probes::personality(0xffff_ffff) >= 0)?;
         probe(22, fails_with(probes::personality(6), libc::EPERM))?;
@@ -407,9 +338,7 @@ mod x86 {
     #[test]
     fn x32_numbers_follow_the_architecture_list() {
         let deny = r#"[{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 77}]"#;
-        let (native_only, f1) = compiled(&format!(
-            r#"{{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": {deny}}}"#
-        ));
+        let (native_only, f1) = compiled(&format!(r#"{{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": {deny}}}"#));
         let (with_x32, f2) = compiled(&format!(
             r#"{{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"], "syscalls": {deny}}}"#
         ));
@@ -428,18 +357,9 @@ mod x86 {
             sandbox(&with_x32, f2)?;
             // SAFETY: `path` is a valid C string; x32 getpid takes no arguments.
             unsafe {
-                probe(
-                    1,
-                    fails_with(
-                        libc::syscall(X32 | libc::SYS_mkdir, path.as_ptr(), 0o700),
-                        77,
-                    ),
-                )?;
+                probe(1, fails_with(libc::syscall(X32 | libc::SYS_mkdir, path.as_ptr(), 0o700), 77))?;
                 let r = libc::syscall(X32 | libc::SYS_getpid);
-                probe(
-                    2,
-                    r == libc::getpid() as libc::c_long || fails_with(r, libc::ENOSYS),
-                )
+                probe(2, r == libc::getpid() as libc::c_long || fails_with(r, libc::ENOSYS))
             }
         });
         assert_exit0(status, "x32 listed");
@@ -454,9 +374,7 @@ mod x86 {
             return;
         }
         let deny = r#"[{"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 77}]"#;
-        let (native_only, f1) = compiled(&format!(
-            r#"{{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": {deny}}}"#
-        ));
+        let (native_only, f1) = compiled(&format!(r#"{{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": {deny}}}"#));
         let (with_x86, f2) = compiled(&format!(
             r#"{{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86"], "syscalls": {deny}}}"#
         ));
@@ -470,10 +388,7 @@ mod x86 {
             sandbox(&with_x86, f2)?;
             probe(1, getpid_int80() == -77)?;
             // SAFETY: plain system call.
-            probe(
-                2,
-                unsafe { libc::syscall(libc::SYS_getpid) } == -1 && errno() == 77,
-            )
+            probe(2, unsafe { libc::syscall(libc::SYS_getpid) } == -1 && errno() == 77)
         });
         assert_exit0(status, "i386 listed");
         // The default profile lists SCMP_ARCH_X86 and allows getpid there.
@@ -511,16 +426,8 @@ fn notify_hands_the_syscall_to_the_listener() {
         // SAFETY: `req` is a writable seccomp_notif, as NOTIF_RECV expects.
         let received = unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) };
         probe(3, received == 0)?;
-        probe(
-            4,
-            req.data.nr as libc::c_long == libc::SYS_getppid && req.pid as i32 == child,
-        )?;
-        let mut resp = libc::seccomp_notif_resp {
-            id: req.id,
-            val: 4242,
-            error: 0,
-            flags: 0,
-        };
+        probe(4, req.data.nr as libc::c_long == libc::SYS_getppid && req.pid as i32 == child)?;
+        let mut resp = libc::seccomp_notif_resp { id: req.id, val: 4242, error: 0, flags: 0 };
         // SAFETY: `resp` is a valid seccomp_notif_resp, as NOTIF_SEND expects.
         let sent = unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
         probe(5, sent == 0)?;
@@ -534,8 +441,7 @@ fn notify_hands_the_syscall_to_the_listener() {
 
 #[test]
 fn flags_are_passed_and_errors_reported() {
-    let (prog, _) =
-        compiled(r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"]}"#);
+    let (prog, _) = compiled(r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"]}"#);
     let all = (libc::SECCOMP_FILTER_FLAG_TSYNC
         | libc::SECCOMP_FILTER_FLAG_LOG
         | libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW

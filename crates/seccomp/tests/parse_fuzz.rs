@@ -84,8 +84,11 @@ fn value() -> impl Strategy<Value = Value> {
     leaf().prop_recursive(5, 64, 8, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            proptest::collection::vec((prop_oneof![4 => proptest::sample::select(KEYS).prop_map(String::from), 1 => ".{0,6}"], inner), 0..8)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+            proptest::collection::vec(
+                (prop_oneof![4 => proptest::sample::select(KEYS).prop_map(String::from), 1 => ".{0,6}"], inner),
+                0..8
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
         ]
     })
 }

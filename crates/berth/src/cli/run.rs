@@ -166,7 +166,8 @@ pub fn run(g: &Globals, a: &RunArgs) -> Result<i32> {
     if a.command.is_empty() {
         bail!("no command specified");
     }
-    let rootfs = a.rootfs.as_ref().context("no image given: use --rootfs DIR (the image store arrives in a later release)")?;
+    let rootfs =
+        a.rootfs.as_ref().context("no image given: use --rootfs DIR (the image store arrives in a later release)")?;
     let rootfs = std::fs::canonicalize(rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
     if !rootfs.is_dir() {
         bail!("rootfs {} is not a directory", rootfs.display());
@@ -210,11 +211,9 @@ pub fn run(g: &Globals, a: &RunArgs) -> Result<i32> {
 
 fn write_cidfile(path: &Path, id: &str) -> Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| format!("container ID file found, make sure the other container isn't running or delete {}", path.display()))?;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path).with_context(|| {
+        format!("container ID file found, make sure the other container isn't running or delete {}", path.display())
+    })?;
     f.write_all(id.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! Docker's defaults for a container, as data: capabilities, masked and read-only paths, the
 //! standard mounts, the device cgroup allow-list and the default rlimits.
 
-use oci_spec::runtime::{Capability, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, Mount, MountBuilder};
+use oci_spec::runtime::{
+    Capability, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, Mount, MountBuilder,
+};
 
 /// The 14 capabilities Docker grants by default (CapEff 00000000a80425fb).
 pub const CAPABILITIES: &[Capability] = &[

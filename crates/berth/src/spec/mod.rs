@@ -13,9 +13,9 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDevice, LinuxDeviceBuilder,
-    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder,
-    LinuxResourcesBuilder, LinuxThrottleDevice, LinuxThrottleDeviceBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder,
-    RootBuilder, Spec, SpecBuilder, UserBuilder,
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResourcesBuilder, LinuxThrottleDevice, LinuxThrottleDeviceBuilder, PosixRlimitBuilder,
+    PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
 use crate::cli::run::RunArgs;
@@ -34,8 +34,13 @@ pub fn build(a: &RunArgs, id: &str, rootfs: &Path, run_dir: &Path) -> Result<Spe
 
     // User and groups, resolved in the container's own /etc files.
     let read = |p: &str| berth_runtime::fsutil::read_in_root(rootfs, Path::new(p)).unwrap_or_default();
-    let user = berth_runtime::user::resolve(a.user.as_deref().unwrap_or(""), &read("/etc/passwd"), &read("/etc/group"), &a.group_add)
-        .map_err(|e| anyhow!(e))?;
+    let user = berth_runtime::user::resolve(
+        a.user.as_deref().unwrap_or(""),
+        &read("/etc/passwd"),
+        &read("/etc/group"),
+        &a.group_add,
+    )
+    .map_err(|e| anyhow!(e))?;
 
     let env = environment(a, &hostname, &user.home)?;
     let cwd = a.workdir.clone().unwrap_or_else(|| "/".to_string());
@@ -82,7 +87,8 @@ pub fn build(a: &RunArgs, id: &str, rootfs: &Path, run_dir: &Path) -> Result<Spe
     // Mounts: Docker's standard set, /dev/shm sized, the /etc files, then -v and --tmpfs.
     let mut mounts = defaults::mounts(a.privileged);
     if let Some(s) = &a.shm_size {
-        let bytes = units::ram_in_bytes(s).map_err(|e| anyhow!("invalid argument {s:?} for \"--shm-size\" flag: {e}"))?;
+        let bytes =
+            units::ram_in_bytes(s).map_err(|e| anyhow!("invalid argument {s:?} for \"--shm-size\" flag: {e}"))?;
         if let Some(m) = mounts.iter_mut().find(|m| m.destination() == Path::new("/dev/shm")) {
             let mut o = m.options().clone().unwrap_or_default();
             o.retain(|x| !x.starts_with("size="));
@@ -110,7 +116,12 @@ pub fn build(a: &RunArgs, id: &str, rootfs: &Path, run_dir: &Path) -> Result<Spe
     }
     let sysctls = sysctls(&a.sysctl, host_net)?;
     let mut linux = LinuxBuilder::default()
-        .namespaces(namespaces.into_iter().map(|t| LinuxNamespaceBuilder::default().typ(t).build()).collect::<Result<Vec<_>, _>>()?)
+        .namespaces(
+            namespaces
+                .into_iter()
+                .map(|t| LinuxNamespaceBuilder::default().typ(t).build())
+                .collect::<Result<Vec<_>, _>>()?,
+        )
         .resources(resources(a)?)
         .sysctl(sysctls)
         .build()?;
@@ -175,7 +186,13 @@ fn environment(a: &RunArgs, hostname: &str, home: &str) -> Result<Vec<String>> {
 /// Docker only allows namespaced sysctls: IPC ones, fs.mqueue.*, and net.* with a private network.
 fn sysctls(list: &[String], host_net: bool) -> Result<HashMap<String, String>> {
     const IPC: &[&str] = &[
-        "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
         "kernel.shm_rmid_forced",
     ];
     let mut out = HashMap::new();
@@ -183,7 +200,10 @@ fn sysctls(list: &[String], host_net: bool) -> Result<HashMap<String, String>> {
         let (k, v) = s.split_once('=').ok_or_else(|| anyhow!("sysctl '{s}' is not allowed: expected KEY=VALUE"))?;
         let ok = IPC.contains(&k) || k.starts_with("fs.mqueue.") || (k.starts_with("net.") && !host_net);
         if !ok {
-            bail!("sysctl '{k}' is not allowed in a container (not namespaced{})", if host_net { " or host network" } else { "" });
+            bail!(
+                "sysctl '{k}' is not allowed in a container (not namespaced{})",
+                if host_net { " or host network" } else { "" }
+            );
         }
         out.insert(k.to_string(), v.to_string());
     }
@@ -228,7 +248,9 @@ fn resources(a: &RunArgs) -> Result<oci_spec::runtime::LinuxResources> {
         let v = units::memory_swap(s).map_err(|e| flag("--memory-swap", s, e))?;
         match memory {
             None => bail!("you should always set the memory limit when using the memoryswap limit, see usage"),
-            Some(m) if v != -1 && v < m => bail!("minimum memoryswap limit should be larger than memory limit, see usage"),
+            Some(m) if v != -1 && v < m => {
+                bail!("minimum memoryswap limit should be larger than memory limit, see usage")
+            }
             _ => mem = mem.swap(v),
         }
     } else if let Some(m) = memory {

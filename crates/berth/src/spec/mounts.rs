@@ -79,7 +79,12 @@ pub fn etc_files(dir: &Path, hostname: &str, host_network: bool) -> Result<Vec<M
     for (name, content) in files {
         let path: PathBuf = dir.join(name);
         std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
-        mounts.push(mount(&format!("/etc/{name}"), "bind", &path.to_string_lossy(), vec!["rbind".into(), "rprivate".into()])?);
+        mounts.push(mount(
+            &format!("/etc/{name}"),
+            "bind",
+            &path.to_string_lossy(),
+            vec!["rbind".into(), "rprivate".into()],
+        )?);
     }
     Ok(mounts)
 }
@@ -104,7 +109,10 @@ mod tests {
     #[test]
     fn tmpfs_options() {
         let m = tmpfs("/tmp:size=1m,exec").unwrap();
-        assert_eq!(m.options().as_ref().unwrap(), &vec!["nosuid".to_string(), "nodev".into(), "size=1m".into(), "exec".into()]);
+        assert_eq!(
+            m.options().as_ref().unwrap(),
+            &vec!["nosuid".to_string(), "nodev".into(), "size=1m".into(), "exec".into()]
+        );
         assert!(tmpfs("tmp").is_err());
     }
 }

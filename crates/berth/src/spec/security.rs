@@ -75,7 +75,8 @@ pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result
         }
         return Ok(set);
     }
-    let mut set: Capabilities = if is_all(drop) { HashSet::new() } else { defaults::CAPABILITIES.iter().copied().collect() };
+    let mut set: Capabilities =
+        if is_all(drop) { HashSet::new() } else { defaults::CAPABILITIES.iter().copied().collect() };
     for d in drop.iter().filter(|d| !d.eq_ignore_ascii_case("ALL")) {
         set.remove(&parse_cap(d)?);
     }
@@ -100,7 +101,8 @@ pub fn seccomp(opts: &SecurityOpts, privileged: bool, caps: &Capabilities) -> Re
         None if privileged => return Ok(None),
         None => berth_seccomp::default_profile(),
         Some(Some(path)) => {
-            let text = std::fs::read_to_string(Path::new(path)).with_context(|| format!("opening seccomp profile ({path}) failed"))?;
+            let text = std::fs::read_to_string(Path::new(path))
+                .with_context(|| format!("opening seccomp profile ({path}) failed"))?;
             berth_seccomp::Profile::parse(&text).with_context(|| format!("decoding seccomp profile {path} failed"))?
         }
     };

@@ -9,7 +9,8 @@ fn args(cmd: &[&str]) -> RunArgs {
 fn rootfs() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(d.path().join("etc")).unwrap();
-    std::fs::write(d.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n").unwrap();
+    std::fs::write(d.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n")
+        .unwrap();
     std::fs::write(d.path().join("etc/group"), "root:x:0:\napp:x:1000:\nextra:x:2000:app\n").unwrap();
     d
 }
@@ -41,7 +42,18 @@ fn defaults_match_docker() {
     assert!(ns.contains(&LinuxNamespaceType::Network) && ns.contains(&LinuxNamespaceType::Cgroup));
     assert!(l.seccomp().is_some());
     let dests: Vec<_> = s.mounts().as_ref().unwrap().iter().map(|m| m.destination().display().to_string()).collect();
-    for d in ["/proc", "/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/dev/mqueue", "/dev/shm", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"] {
+    for d in [
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/sys",
+        "/sys/fs/cgroup",
+        "/dev/mqueue",
+        "/dev/shm",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        "/etc/hostname",
+    ] {
         assert!(dests.contains(&d.to_string()), "{d} missing");
     }
     let nofile = p.rlimits().as_ref().unwrap().iter().find(|r| r.typ() == PosixRlimitType::RlimitNofile).unwrap();

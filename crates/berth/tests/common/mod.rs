@@ -119,7 +119,10 @@ impl Ctx {
     /// A context whose `rootfs` path is not created (the test makes it itself).
     pub fn bare(name: &str) -> Ctx {
         assert!(nix::unistd::geteuid().is_root(), "the berth integration tests run as root (sudo scripts/test.sh)");
-        let dir = tempfile::Builder::new().prefix(&format!("berth-itest-{name}-")).tempdir().expect("creating the test's temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("berth-itest-{name}-"))
+            .tempdir()
+            .expect("creating the test's temp dir");
         let base = std::fs::canonicalize(dir.path()).unwrap();
         std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
         let data_root = base.join("data");
@@ -426,7 +429,11 @@ impl<'a> Run<'a> {
 }
 
 fn describe_args(c: &Command) -> String {
-    std::iter::once(c.get_program()).chain(c.get_args()).map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+    std::iter::once(c.get_program())
+        .chain(c.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A reader thread collecting one of berth's output pipes.
@@ -566,7 +573,10 @@ impl Running {
         let grace = Instant::now() + PIPE_GRACE;
         let closed = self.stdout.wait_eof(grace) && self.stderr.wait_eof(grace);
         let out = Out::new(status, self.stdout.text(), self.stderr.text(), read_id(&self.cidfile), self.args.clone());
-        assert!(closed, "berth exited but its stdout/stderr stayed open for {PIPE_GRACE:?}: a container process survived it\n{out}");
+        assert!(
+            closed,
+            "berth exited but its stdout/stderr stayed open for {PIPE_GRACE:?}: a container process survived it\n{out}"
+        );
         out
     }
 }
@@ -650,7 +660,14 @@ impl std::fmt::Display for Out {
             }
             format!("{}\n…[{} more bytes]", &s[..end], s.len() - end)
         };
-        write!(f, "command: {}\nstatus: {}\nstdout:\n{}\nstderr:\n{}", self.args, self.status, cut(&self.stdout), cut(&self.stderr))
+        write!(
+            f,
+            "command: {}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
+            self.args,
+            self.status,
+            cut(&self.stdout),
+            cut(&self.stderr)
+        )
     }
 }
 

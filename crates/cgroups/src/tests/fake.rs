@@ -22,14 +22,21 @@ pub(crate) struct Opts {
     pub refuse: Vec<&'static str>,
 }
 
-pub(crate) const ALL_V1: [&str; 9] = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "hugetlb"];
+pub(crate) const ALL_V1: [&str; 9] =
+    ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "hugetlb"];
 
 impl Opts {
     pub(crate) fn v1() -> Opts {
         Opts { v1: ALL_V1.to_vec(), swap: true, io_weight: Some("blkio.weight"), v2_controllers: "", refuse: vec![] }
     }
     pub(crate) fn v2() -> Opts {
-        Opts { v1: vec![], swap: true, io_weight: Some("io.weight"), v2_controllers: "cpuset cpu io memory hugetlb pids rdma misc", refuse: vec![] }
+        Opts {
+            v1: vec![],
+            swap: true,
+            io_weight: Some("io.weight"),
+            v2_controllers: "cpuset cpu io memory hugetlb pids rdma misc",
+            refuse: vec![],
+        }
     }
     pub(crate) fn hybrid() -> Opts {
         let v1 = ALL_V1.iter().copied().filter(|c| *c != "hugetlb").collect();
@@ -115,7 +122,8 @@ impl Drop for Tree {
 
 impl Kernel {
     fn v1_files(&self, d: &Path, hierarchy: &str) {
-        let mut files: Vec<(String, String)> = vec![("cgroup.procs".into(), String::new()), ("tasks".into(), String::new())];
+        let mut files: Vec<(String, String)> =
+            vec![("cgroup.procs".into(), String::new()), ("tasks".into(), String::new())];
         let mut add = |n: &str, v: &str| files.push((n.to_string(), v.to_string()));
         for c in hierarchy.split(',') {
             match c {
@@ -277,13 +285,19 @@ impl FakeKernel for Kernel {
 }
 
 fn einval(path: &Path, value: &str) -> Error {
-    Error::Write { path: path.to_path_buf(), value: value.to_string(), source: std::io::Error::from_raw_os_error(libc::EINVAL) }
+    Error::Write {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        source: std::io::Error::from_raw_os_error(libc::EINVAL),
+    }
 }
 
 /// The writes made since the last call, as (path relative to `root`, value).
 pub(crate) fn journal(root: &Path) -> Vec<(String, String)> {
     test_hooks::take_journal()
         .into_iter()
-        .map(|(p, v)| (p.strip_prefix(root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string()), v))
+        .map(|(p, v)| {
+            (p.strip_prefix(root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string()), v)
+        })
         .collect()
 }

@@ -48,7 +48,10 @@ fn create_writes_every_controller() {
     let mem = r.join("memory/berth/c1");
     assert_eq!(val(mem.join("memory.limit_in_bytes")), "67108864");
     assert_eq!(val(mem.join("memory.memsw.limit_in_bytes")), "134217728");
-    assert!(pos(&j, "memory.limit_in_bytes", "67108864") < pos(&j, "memory.memsw.limit_in_bytes", "134217728"), "limit before memsw when shrinking from unlimited");
+    assert!(
+        pos(&j, "memory.limit_in_bytes", "67108864") < pos(&j, "memory.memsw.limit_in_bytes", "134217728"),
+        "limit before memsw when shrinking from unlimited"
+    );
     assert_eq!(val(mem.join("memory.soft_limit_in_bytes")), "33554432");
     assert_eq!(val(mem.join("memory.swappiness")), "10");
     assert_eq!(val(mem.join("memory.oom_control")), "1");
@@ -106,7 +109,10 @@ fn memory_update_orders_limit_and_memsw() {
     // Growing: memsw must be raised before the limit can pass the old memsw.
     m.apply(&res(r#"{"memory": {"limit": 67108864, "swap": 134217728}}"#)).unwrap();
     let j = journal(&tree.root);
-    assert!(pos(&j, "memory.memsw.limit_in_bytes", "134217728") < pos(&j, "memory.limit_in_bytes", "67108864"), "{j:?}");
+    assert!(
+        pos(&j, "memory.memsw.limit_in_bytes", "134217728") < pos(&j, "memory.limit_in_bytes", "67108864"),
+        "{j:?}"
+    );
     // Shrinking: the limit first.
     m.apply(&res(r#"{"memory": {"limit": 8388608, "swap": 16777216}}"#)).unwrap();
     let j = journal(&tree.root);

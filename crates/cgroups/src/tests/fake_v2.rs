@@ -19,7 +19,7 @@ fn v2_create_enables_controllers_and_writes_files() {
         "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
         "unified": {"memory.high": "50331648"}
     }"#))
-    .unwrap();
+        .unwrap();
     let j = journal(r);
 
     // Delegation from the root down, only what the parent offers (no rdma/misc).
@@ -31,7 +31,8 @@ fn v2_create_enables_controllers_and_writes_files() {
     assert_eq!(enabled("cgroup.subtree_control"), "cpu cpuset hugetlb io memory pids");
     assert_eq!(enabled("berth/cgroup.subtree_control"), "cpu cpuset hugetlb io memory pids");
     assert_eq!(val(r.join("berth/c1/cgroup.subtree_control")), "", "never in the leaf");
-    let first = |file: &str| j.iter().position(|(p, _)| p == file).unwrap_or_else(|| panic!("no write to {file}: {j:?}"));
+    let first =
+        |file: &str| j.iter().position(|(p, _)| p == file).unwrap_or_else(|| panic!("no write to {file}: {j:?}"));
     assert!(first("cgroup.subtree_control") < first("berth/cgroup.subtree_control"));
 
     let c = r.join("berth/c1");
@@ -69,7 +70,8 @@ fn v2_quota_without_limit_and_swap_edge_cases() {
     let tree = Tree::new(Layout::V2, Opts::v2());
     let c = tree.root.join("b/c");
     let m = Manager::new(&tree.root, Layout::V2, "b/c");
-    m.create(&res(r#"{"cpu": {"quota": -1, "period": 200000}, "memory": {"limit": 1048576, "swap": 1048576}}"#)).unwrap();
+    m.create(&res(r#"{"cpu": {"quota": -1, "period": 200000}, "memory": {"limit": 1048576, "swap": 1048576}}"#))
+        .unwrap();
     assert_eq!(val(c.join("cpu.max")), "max 200000");
     assert_eq!(val(c.join("memory.swap.max")), "0", "swap == limit disables swap");
     m.apply(&res(r#"{"memory": {"limit": -1}}"#)).unwrap();

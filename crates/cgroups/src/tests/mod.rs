@@ -20,7 +20,9 @@ pub(crate) fn val(path: impl AsRef<Path>) -> String {
 
 /// Index of the first journal entry whose path ends with `file` and value is `value`.
 pub(crate) fn pos(j: &[(String, String)], file: &str, value: &str) -> usize {
-    j.iter().position(|(p, v)| (p == file || p.ends_with(&format!("/{file}"))) && v == value).unwrap_or_else(|| panic!("no write of {value:?} to {file} in {j:#?}"))
+    j.iter()
+        .position(|(p, v)| (p == file || p.ends_with(&format!("/{file}"))) && v == value)
+        .unwrap_or_else(|| panic!("no write of {value:?} to {file} in {j:#?}"))
 }
 
 #[test]

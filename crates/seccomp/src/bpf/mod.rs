@@ -46,9 +46,7 @@ mod emit;
 pub mod tables;
 
 use libc::sock_filter;
-use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompOperator,
-};
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompOperator};
 
 use self::emit::{Emitter, Target, JEQ_K, JGE_K, JGT_K};
 use self::tables::{audit_arch, X32_SYSCALL_BIT};
@@ -102,9 +100,7 @@ pub fn action_value(action: LinuxSeccompAction, errno: Option<u32>) -> Option<u3
         Some(_) => None,
     };
     Some(match action {
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
-            libc::SECCOMP_RET_KILL_THREAD
-        }
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => libc::SECCOMP_RET_KILL_THREAD,
         LinuxSeccompAction::ScmpActKillProcess => libc::SECCOMP_RET_KILL_PROCESS,
         LinuxSeccompAction::ScmpActTrap => libc::SECCOMP_RET_TRAP,
         LinuxSeccompAction::ScmpActErrno => libc::SECCOMP_RET_ERRNO | data()?,
@@ -134,8 +130,7 @@ pub fn native_arch() -> Option<Arch> {
 
 /// Compiles `seccomp` for this machine's architecture (x86_64 or aarch64).
 pub fn compile(seccomp: &LinuxSeccomp) -> Result<Program, Error> {
-    let native =
-        native_arch().ok_or_else(|| Error::UnsupportedArch(std::env::consts::ARCH.to_owned()))?;
+    let native = native_arch().ok_or_else(|| Error::UnsupportedArch(std::env::consts::ARCH.to_owned()))?;
     compile_for(seccomp, native)
 }
 
@@ -166,20 +161,11 @@ impl Cond {
             LinuxSeccompOperator::ScmpCmpLe => (Test::Gt(a.value()), true),
             LinuxSeccompOperator::ScmpCmpGe => (Test::Ge(a.value()), false),
             LinuxSeccompOperator::ScmpCmpLt => (Test::Ge(a.value()), true),
-            LinuxSeccompOperator::ScmpCmpMaskedEq => (
-                Test::Masked {
-                    mask: a.value(),
-                    datum: a.value_two().unwrap_or(0),
-                },
-                false,
-            ),
+            LinuxSeccompOperator::ScmpCmpMaskedEq => {
+                (Test::Masked { mask: a.value(), datum: a.value_two().unwrap_or(0) }, false)
+            }
         };
-        Cond {
-            arg: a.index() as u32,
-            test,
-            negate,
-            wide: true,
-        }
+        Cond { arg: a.index() as u32, test, negate, wide: true }
     }
 
     /// The comparison as libseccomp makes it on a 32-bit architecture (i386, arm): on the low
@@ -192,25 +178,14 @@ impl Cond {
             Test::Eq(v) => Test::Eq(low(v)),
             Test::Gt(v) => Test::Gt(low(v)),
             Test::Ge(v) => Test::Ge(low(v)),
-            Test::Masked { mask, datum } => Test::Masked {
-                mask: low(mask),
-                datum: low(datum),
-            },
+            Test::Masked { mask, datum } => Test::Masked { mask: low(mask), datum: low(datum) },
         };
-        Cond {
-            test,
-            wide: false,
-            ..self.clone()
-        }
+        Cond { test, wide: false, ..self.clone() }
     }
 
     /// The outcome when it does not depend on the argument.
     fn constant(&self) -> Option<bool> {
-        let max = if self.wide {
-            u64::MAX
-        } else {
-            u64::from(u32::MAX)
-        };
+        let max = if self.wide { u64::MAX } else { u64::from(u32::MAX) };
         let c = match self.test {
             Test::Eq(_) => None,
             Test::Gt(v) => (v == max).then_some(false),
@@ -270,23 +245,15 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Arch) -> Result<Program, Erro
         Arch::ScmpArchAarch64 => &[Arch::ScmpArchArm],
         other => return Err(Error::UnsupportedArch(format!("{other:?}"))),
     };
-    let listed = |a: Arch| {
-        seccomp
-            .architectures()
-            .as_deref()
-            .unwrap_or_default()
-            .contains(&a)
-    };
+    let listed = |a: Arch| seccomp.architectures().as_deref().unwrap_or_default().contains(&a);
 
     if seccomp.default_action() == LinuxSeccompAction::ScmpActNotify {
         return Err(Error::NotifyDefault);
     }
-    let default = action_value(seccomp.default_action(), seccomp.default_errno_ret()).ok_or(
-        Error::ErrnoRange {
-            context: "defaultErrnoRet".into(),
-            errno: seccomp.default_errno_ret().unwrap_or_default(),
-        },
-    )?;
+    let default = action_value(seccomp.default_action(), seccomp.default_errno_ret()).ok_or(Error::ErrnoRange {
+        context: "defaultErrnoRet".into(),
+        errno: seccomp.default_errno_ret().unwrap_or_default(),
+    })?;
 
     let mut checked = Vec::new();
     let mut needs_listener = false;
@@ -303,18 +270,11 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Arch) -> Result<Program, Erro
         let mut conds = Vec::new();
         for a in s.args().as_deref().unwrap_or_default() {
             if a.index() > 5 {
-                return Err(Error::ArgIndex {
-                    syscall: who(),
-                    index: a.index() as u64,
-                });
+                return Err(Error::ArgIndex { syscall: who(), index: a.index() as u64 });
             }
             conds.push(Cond::new(a));
         }
-        checked.push(Checked {
-            names: s.names(),
-            ret,
-            conds,
-        });
+        checked.push(Checked { names: s.names(), ret, conds });
     }
 
     let kill = libc::SECCOMP_RET_KILL_PROCESS;
@@ -325,22 +285,13 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Arch) -> Result<Program, Erro
         Arch::ScmpArchX86_64 => {
             let x32 = listed(Arch::ScmpArchX32).then_some(Arch::ScmpArchX32);
             let bit = X32_SYSCALL_BIT as u64;
-            sections.push((
-                tables::AUDIT_ARCH_X86_64,
-                vec![(0, bit, Some(native)), (bit, 1 << 32, x32)],
-            ));
+            sections.push((tables::AUDIT_ARCH_X86_64, vec![(0, bit, Some(native)), (bit, 1 << 32, x32)]));
         }
-        _ => sections.push((
-            audit_arch(native).expect("supported"),
-            vec![(0, 1 << 32, Some(native))],
-        )),
+        _ => sections.push((audit_arch(native).expect("supported"), vec![(0, 1 << 32, Some(native))])),
     }
     for &a in compat {
         if a != Arch::ScmpArchX32 && listed(a) {
-            sections.push((
-                audit_arch(a).expect("supported"),
-                vec![(0, 1 << 32, Some(a))],
-            ));
+            sections.push((audit_arch(a).expect("supported"), vec![(0, 1 << 32, Some(a))]));
         }
     }
 
@@ -396,10 +347,7 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Arch) -> Result<Program, Erro
     if insns.len() > libc::BPF_MAXINSNS as usize {
         return Err(Error::TooLong(insns.len()));
     }
-    Ok(Program {
-        insns,
-        needs_listener,
-    })
+    Ok(Program { insns, needs_listener })
 }
 
 /// Every syscall number of `arch` some rule names, with what it leads to, sorted by number.
@@ -438,14 +386,7 @@ fn handlers(checked: &[Checked<'_>], arch: Arch, default: u32) -> Vec<(u32, Hand
             while out.last().is_some_and(|r| r.ret == fallback) {
                 out.pop();
             }
-            let h = if out.is_empty() {
-                Handler::Ret(fallback)
-            } else {
-                Handler::Rules {
-                    rules: out,
-                    fallback,
-                }
-            };
+            let h = if out.is_empty() { Handler::Ret(fallback) } else { Handler::Rules { rules: out, fallback } };
             (nr, h)
         })
         .collect()
@@ -533,11 +474,7 @@ fn condition(e: &mut Emitter, c: &Cond, mut t: Target, mut f: Target) -> Target 
         }
         Test::Masked { mask, datum } => {
             let ((mh, ml), (dh, dl)) = (split(mask), split(datum));
-            let low = if ml == 0 {
-                t
-            } else {
-                half(e, lo, ml, JEQ_K, dl, t, f)
-            };
+            let low = if ml == 0 { t } else { half(e, lo, ml, JEQ_K, dl, t, f) };
             if mh == 0 {
                 low
             } else {

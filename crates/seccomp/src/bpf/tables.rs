@@ -25,9 +25,8 @@ pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 /// x86_64 entries that are "64" (not "common") in `syscall_64.tbl`: absent from the x32 ABI
 /// under their x86_64 number. Those x32 has at all are in [`X32_SPECIFIC`].
 const X86_64_ONLY: &[u32] = &[
-    13, 15, 16, 19, 20, 45, 46, 47, 54, 55, 59, 101, 127, 128, 129, 131, 134, 156, 174, 177, 178,
-    180, 205, 206, 209, 211, 214, 215, 222, 236, 244, 246, 247, 273, 274, 278, 279, 295, 296, 297,
-    299, 307, 310, 311, 322, 327, 328,
+    13, 15, 16, 19, 20, 45, 46, 47, 54, 55, 59, 101, 127, 128, 129, 131, 134, 156, 174, 177, 178, 180, 205, 206, 209,
+    211, 214, 215, 222, 236, 244, 246, 247, 273, 274, 278, 279, 295, 296, 297, 299, 307, 310, 311, 322, 327, 328,
 ];
 
 /// The x32-only numbers 512–547 (without [`X32_SYSCALL_BIT`]).
@@ -84,12 +83,8 @@ const ARM_PRIVATE: &[(&str, u32)] = &[
 /// architecture has no such syscall (or the architecture is not supported).
 pub fn syscall_number(arch: Arch, name: &str) -> Option<u32> {
     match arch {
-        Arch::ScmpArchX86_64 => syscalls::x86_64::Sysno::from_str(name)
-            .ok()
-            .map(|s| s.id() as u32),
-        Arch::ScmpArchX86 => syscalls::x86::Sysno::from_str(name)
-            .ok()
-            .map(|s| s.id() as u32),
+        Arch::ScmpArchX86_64 => syscalls::x86_64::Sysno::from_str(name).ok().map(|s| s.id() as u32),
+        Arch::ScmpArchX86 => syscalls::x86::Sysno::from_str(name).ok().map(|s| s.id() as u32),
         Arch::ScmpArchX32 => {
             if let Some(&(_, nr)) = X32_SPECIFIC.iter().find(|(n, _)| *n == name) {
                 return Some(nr | X32_SYSCALL_BIT);
@@ -97,18 +92,11 @@ pub fn syscall_number(arch: Arch, name: &str) -> Option<u32> {
             let nr = syscalls::x86_64::Sysno::from_str(name).ok()?.id() as u32;
             (!X86_64_ONLY.contains(&nr)).then_some(nr | X32_SYSCALL_BIT)
         }
-        Arch::ScmpArchAarch64 => syscalls::aarch64::Sysno::from_str(name)
-            .ok()
-            .map(|s| s.id() as u32),
+        Arch::ScmpArchAarch64 => syscalls::aarch64::Sysno::from_str(name).ok().map(|s| s.id() as u32),
         Arch::ScmpArchArm => syscalls::arm::Sysno::from_str(name)
             .ok()
             .map(|s| s.id() as u32)
-            .or_else(|| {
-                ARM_PRIVATE
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|&(_, nr)| nr)
-            }),
+            .or_else(|| ARM_PRIVATE.iter().find(|(n, _)| *n == name).map(|&(_, nr)| nr)),
         _ => None,
     }
 }
@@ -141,14 +129,8 @@ mod tests {
         assert_eq!(syscall_number(ScmpArchX86, "_llseek"), Some(140));
         assert_eq!(syscall_number(ScmpArchX32, "read"), Some(0x4000_0000));
         assert_eq!(syscall_number(ScmpArchX32, "mkdir"), Some(0x4000_0000 | 83));
-        assert_eq!(
-            syscall_number(ScmpArchX32, "rt_sigaction"),
-            Some(0x4000_0000 | 512)
-        );
-        assert_eq!(
-            syscall_number(ScmpArchX32, "pwritev2"),
-            Some(0x4000_0000 | 547)
-        );
+        assert_eq!(syscall_number(ScmpArchX32, "rt_sigaction"), Some(0x4000_0000 | 512));
+        assert_eq!(syscall_number(ScmpArchX32, "pwritev2"), Some(0x4000_0000 | 547));
         assert_eq!(syscall_number(ScmpArchX32, "uselib"), None);
         assert_eq!(syscall_number(ScmpArchX32, "epoll_wait_old"), None);
         assert_eq!(syscall_number(ScmpArchAarch64, "openat"), Some(56));
@@ -163,10 +145,7 @@ mod tests {
     fn x32_specific_entries_are_x86_64_only_ones() {
         for (name, _) in X32_SPECIFIC {
             let nr = syscall_number(Arch::ScmpArchX86_64, name).unwrap();
-            assert!(
-                X86_64_ONLY.contains(&(nr)),
-                "{name} ({nr}) should be 64-bit only"
-            );
+            assert!(X86_64_ONLY.contains(&(nr)), "{name} ({nr}) should be 64-bit only");
         }
     }
 }

@@ -2,9 +2,7 @@
 
 use std::collections::HashSet;
 
-use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction as A, LinuxSeccompOperator as Op, LinuxSyscall,
-};
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction as A, LinuxSeccompOperator as Op, LinuxSyscall};
 
 use super::*;
 use crate::profile::seccomp_arg;
@@ -34,12 +32,7 @@ fn spec(default: A, arches: &[Arch], rules: Vec<LinuxSyscall>) -> LinuxSeccomp {
 }
 
 fn x86_64(nr: u32, args: [u64; 6]) -> Data {
-    Data {
-        nr,
-        arch: tables::AUDIT_ARCH_X86_64,
-        ip: 0,
-        args,
-    }
+    Data { nr, arch: tables::AUDIT_ARCH_X86_64, ip: 0, args }
 }
 
 fn exec(p: &Program, d: Data) -> u32 {
@@ -78,16 +71,8 @@ fn action_encoding() {
         A::ScmpActAllow,
     ];
     for w in order.windows(2) {
-        let (a, b) = (
-            action_value(w[0], None).unwrap(),
-            action_value(w[1], None).unwrap(),
-        );
-        assert!(
-            precedence(a) < precedence(b),
-            "{:?} must beat {:?}",
-            w[0],
-            w[1]
-        );
+        let (a, b) = (action_value(w[0], None).unwrap(), action_value(w[1], None).unwrap());
+        assert!(precedence(a) < precedence(b), "{:?} must beat {:?}", w[0], w[1]);
     }
     assert_eq!(
         precedence(action_value(A::ScmpActErrno, Some(1)).unwrap()),
@@ -117,26 +102,13 @@ fn smallest_program() {
     assert!(p.len() <= 6, "{} instructions", p.len());
     assert_eq!(exec(&p, x86_64(0, [0; 6])), ALLOW);
     assert_eq!(exec(&p, x86_64(0x4000_0027, [0; 6])), KILL);
-    assert_eq!(
-        exec(
-            &p,
-            Data {
-                arch: tables::AUDIT_ARCH_I386,
-                ..Default::default()
-            }
-        ),
-        KILL
-    );
+    assert_eq!(exec(&p, Data { arch: tables::AUDIT_ARCH_I386, ..Default::default() }), KILL);
     assert!(!p.needs_listener());
 }
 
 #[test]
 fn deny_mkdir() {
-    let s = spec(
-        A::ScmpActAllow,
-        &[],
-        vec![rule(&["mkdir", "mkdirat"], A::ScmpActErrno, None, vec![])],
-    );
+    let s = spec(A::ScmpActAllow, &[], vec![rule(&["mkdir", "mkdirat"], A::ScmpActErrno, None, vec![])]);
     let p = compile_for(&s, Arch::ScmpArchX86_64).unwrap();
     assert_eq!(exec(&p, x86_64(83, [0; 6])), EPERM);
     assert_eq!(exec(&p, x86_64(258, [0; 6])), EPERM);
@@ -151,36 +123,11 @@ fn arguments_and_precedence() {
         A::ScmpActErrno,
         &[],
         vec![
-            rule(
-                &["socket"],
-                A::ScmpActAllow,
-                None,
-                vec![seccomp_arg(0, 38, None, Op::ScmpCmpLt)],
-            ),
-            rule(
-                &["socket"],
-                A::ScmpActAllow,
-                None,
-                vec![seccomp_arg(0, 39, None, Op::ScmpCmpEq)],
-            ),
-            rule(
-                &["socket"],
-                A::ScmpActAllow,
-                None,
-                vec![seccomp_arg(0, 40, None, Op::ScmpCmpGt)],
-            ),
-            rule(
-                &["socket"],
-                A::ScmpActErrno,
-                Some(97),
-                vec![seccomp_arg(1, 3, None, Op::ScmpCmpEq)],
-            ),
-            rule(
-                &["socket"],
-                A::ScmpActErrno,
-                Some(98),
-                vec![seccomp_arg(1, 3, None, Op::ScmpCmpEq)],
-            ),
+            rule(&["socket"], A::ScmpActAllow, None, vec![seccomp_arg(0, 38, None, Op::ScmpCmpLt)]),
+            rule(&["socket"], A::ScmpActAllow, None, vec![seccomp_arg(0, 39, None, Op::ScmpCmpEq)]),
+            rule(&["socket"], A::ScmpActAllow, None, vec![seccomp_arg(0, 40, None, Op::ScmpCmpGt)]),
+            rule(&["socket"], A::ScmpActErrno, Some(97), vec![seccomp_arg(1, 3, None, Op::ScmpCmpEq)]),
+            rule(&["socket"], A::ScmpActErrno, Some(98), vec![seccomp_arg(1, 3, None, Op::ScmpCmpEq)]),
         ],
     );
     let p = compile_for(&s, Arch::ScmpArchX86_64).unwrap();
@@ -200,12 +147,7 @@ fn masked_eq_clone() {
     let s = spec(
         A::ScmpActErrno,
         &[],
-        vec![rule(
-            &["clone"],
-            A::ScmpActAllow,
-            None,
-            vec![seccomp_arg(0, 0x7E02_0000, None, Op::ScmpCmpMaskedEq)],
-        )],
+        vec![rule(&["clone"], A::ScmpActAllow, None, vec![seccomp_arg(0, 0x7E02_0000, None, Op::ScmpCmpMaskedEq)])],
     );
     let p = compile_for(&s, Arch::ScmpArchX86_64).unwrap();
     let clone = |flags: u64| exec(&p, x86_64(56, [flags, 0, 0, 0, 0, 0]));
@@ -218,31 +160,18 @@ fn masked_eq_clone() {
 #[test]
 fn sub_architectures() {
     let rules = vec![rule(&["getpid"], A::ScmpActErrno, Some(5), vec![])];
-    let only_native = compile_for(
-        &spec(A::ScmpActAllow, &[], rules.clone()),
-        Arch::ScmpArchX86_64,
-    )
-    .unwrap();
+    let only_native = compile_for(&spec(A::ScmpActAllow, &[], rules.clone()), Arch::ScmpArchX86_64).unwrap();
     let all = compile_for(
         &spec(
             A::ScmpActAllow,
-            &[
-                Arch::ScmpArchX86_64,
-                Arch::ScmpArchX86,
-                Arch::ScmpArchX32,
-                Arch::ScmpArchS390x,
-            ],
+            &[Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32, Arch::ScmpArchS390x],
             rules.clone(),
         ),
         Arch::ScmpArchX86_64,
     )
     .unwrap();
     let e5 = libc::SECCOMP_RET_ERRNO | 5;
-    let i386 = |nr| Data {
-        nr,
-        arch: tables::AUDIT_ARCH_I386,
-        ..Default::default()
-    };
+    let i386 = |nr| Data { nr, arch: tables::AUDIT_ARCH_I386, ..Default::default() };
     assert_eq!(exec(&only_native, x86_64(39, [0; 6])), e5);
     assert_eq!(exec(&only_native, x86_64(0x4000_0027, [0; 6])), KILL);
     assert_eq!(exec(&only_native, i386(20)), KILL);
@@ -251,107 +180,38 @@ fn sub_architectures() {
     assert_eq!(exec(&all, x86_64(0x4000_0000 | 83, [0; 6])), ALLOW);
     assert_eq!(exec(&all, i386(20)), e5);
     assert_eq!(exec(&all, i386(39)), ALLOW);
-    assert_eq!(
-        exec(
-            &all,
-            Data {
-                arch: 0x8000_0016,
-                ..Default::default()
-            }
-        ),
-        KILL
-    );
+    assert_eq!(exec(&all, Data { arch: 0x8000_0016, ..Default::default() }), KILL);
 
-    let arm = compile_for(
-        &spec(A::ScmpActAllow, &[Arch::ScmpArchArm], rules),
-        Arch::ScmpArchAarch64,
-    )
-    .unwrap();
-    assert_eq!(
-        exec(
-            &arm,
-            Data {
-                nr: 172,
-                arch: tables::AUDIT_ARCH_AARCH64,
-                ..Default::default()
-            }
-        ),
-        e5
-    );
-    assert_eq!(
-        exec(
-            &arm,
-            Data {
-                nr: 20,
-                arch: tables::AUDIT_ARCH_ARM,
-                ..Default::default()
-            }
-        ),
-        e5
-    );
-    assert_eq!(
-        exec(
-            &arm,
-            Data {
-                nr: 39,
-                arch: tables::AUDIT_ARCH_X86_64,
-                ..Default::default()
-            }
-        ),
-        KILL
-    );
+    let arm = compile_for(&spec(A::ScmpActAllow, &[Arch::ScmpArchArm], rules), Arch::ScmpArchAarch64).unwrap();
+    assert_eq!(exec(&arm, Data { nr: 172, arch: tables::AUDIT_ARCH_AARCH64, ..Default::default() }), e5);
+    assert_eq!(exec(&arm, Data { nr: 20, arch: tables::AUDIT_ARCH_ARM, ..Default::default() }), e5);
+    assert_eq!(exec(&arm, Data { nr: 39, arch: tables::AUDIT_ARCH_X86_64, ..Default::default() }), KILL);
 }
 
 #[test]
 fn errors() {
     let mut s = spec(A::ScmpActNotify, &[], vec![]);
-    assert!(matches!(
-        compile_for(&s, Arch::ScmpArchX86_64),
-        Err(Error::NotifyDefault)
-    ));
+    assert!(matches!(compile_for(&s, Arch::ScmpArchX86_64), Err(Error::NotifyDefault)));
     s.set_default_action(A::ScmpActErrno);
     s.set_default_errno_ret(Some(70_000));
-    assert!(matches!(
-        compile_for(&s, Arch::ScmpArchX86_64),
-        Err(Error::ErrnoRange { .. })
-    ));
+    assert!(matches!(compile_for(&s, Arch::ScmpArchX86_64), Err(Error::ErrnoRange { .. })));
     let s = spec(
         A::ScmpActAllow,
         &[],
-        vec![rule(
-            &["read"],
-            A::ScmpActAllow,
-            None,
-            vec![seccomp_arg(6, 0, None, Op::ScmpCmpEq)],
-        )],
+        vec![rule(&["read"], A::ScmpActAllow, None, vec![seccomp_arg(6, 0, None, Op::ScmpCmpEq)])],
     );
     match compile_for(&s, Arch::ScmpArchX86_64) {
         Err(e @ Error::ArgIndex { .. }) => assert!(e.to_string().contains("\"read\""), "{e}"),
         other => panic!("{other:?}"),
     }
-    let s = spec(
-        A::ScmpActAllow,
-        &[],
-        vec![rule(&["read"], A::ScmpActErrno, Some(1 << 20), vec![])],
-    );
-    assert!(matches!(
-        compile_for(&s, Arch::ScmpArchX86_64),
-        Err(Error::ErrnoRange { .. })
-    ));
+    let s = spec(A::ScmpActAllow, &[], vec![rule(&["read"], A::ScmpActErrno, Some(1 << 20), vec![])]);
+    assert!(matches!(compile_for(&s, Arch::ScmpArchX86_64), Err(Error::ErrnoRange { .. })));
     let s = spec(A::ScmpActAllow, &[], vec![]);
-    assert!(matches!(
-        compile_for(&s, Arch::ScmpArchS390x),
-        Err(Error::UnsupportedArch(_))
-    ));
+    assert!(matches!(compile_for(&s, Arch::ScmpArchS390x), Err(Error::UnsupportedArch(_))));
     // A profile too big for the kernel is refused, not truncated.
     let many: Vec<_> = (0..3000u64)
         .map(|v| {
-            rule(
-                &["ioctl"],
-                A::ScmpActErrno,
-                Some(2),
-                vec![seccomp_arg(1, v * 7 + (v << 33), None, Op::ScmpCmpEq)],
-            )
+            rule(&["ioctl"], A::ScmpActErrno, Some(2), vec![seccomp_arg(1, v * 7 + (v << 33), None, Op::ScmpCmpEq)])
         })
         .collect();
     assert!(
@@ -361,11 +221,7 @@ fn errors() {
 
 #[test]
 fn notify_needs_listener() {
-    let s = spec(
-        A::ScmpActAllow,
-        &[],
-        vec![rule(&["mknod"], A::ScmpActNotify, None, vec![])],
-    );
+    let s = spec(A::ScmpActAllow, &[], vec![rule(&["mknod"], A::ScmpActNotify, None, vec![])]);
     let p = compile_for(&s, Arch::ScmpArchX86_64).unwrap();
     assert!(p.needs_listener());
     assert_eq!(exec(&p, x86_64(133, [0; 6])), libc::SECCOMP_RET_USER_NOTIF);
@@ -376,62 +232,29 @@ fn unknown_names_are_skipped() {
     let s = spec(
         A::ScmpActErrno,
         &[Arch::ScmpArchX86],
-        vec![rule(
-            &["mmap2", "no_such_call", "read"],
-            A::ScmpActAllow,
-            None,
-            vec![],
-        )],
+        vec![rule(&["mmap2", "no_such_call", "read"], A::ScmpActAllow, None, vec![])],
     );
     let p = compile_for(&s, Arch::ScmpArchX86_64).unwrap();
     assert_eq!(exec(&p, x86_64(0, [0; 6])), ALLOW);
     assert_eq!(exec(&p, x86_64(192, [0; 6])), EPERM); // 192 is mmap2 on i386 only
-    assert_eq!(
-        exec(
-            &p,
-            Data {
-                nr: 192,
-                arch: tables::AUDIT_ARCH_I386,
-                ..Default::default()
-            }
-        ),
-        ALLOW
-    );
+    assert_eq!(exec(&p, Data { nr: 192, arch: tables::AUDIT_ARCH_I386, ..Default::default() }), ALLOW);
 }
 
 /// Many conditional syscalls make jumps longer than 255 instructions; the result must still
 /// be accepted by the kernel's checker and agree with the reference evaluation.
 #[test]
 fn long_jumps() {
-    let names: Vec<&str> = syscalls::x86_64::Sysno::iter()
-        .map(|s| s.name())
-        .take(200)
-        .collect();
+    let names: Vec<&str> = syscalls::x86_64::Sysno::iter().map(|s| s.name()).take(200).collect();
     let rules: Vec<_> = names
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let op = [
-                Op::ScmpCmpEq,
-                Op::ScmpCmpNe,
-                Op::ScmpCmpGt,
-                Op::ScmpCmpLe,
-                Op::ScmpCmpMaskedEq,
-            ][i % 5];
+            let op = [Op::ScmpCmpEq, Op::ScmpCmpNe, Op::ScmpCmpGt, Op::ScmpCmpLe, Op::ScmpCmpMaskedEq][i % 5];
             rule(
                 &[n],
-                if i % 3 == 0 {
-                    A::ScmpActAllow
-                } else {
-                    A::ScmpActErrno
-                },
+                if i % 3 == 0 { A::ScmpActAllow } else { A::ScmpActErrno },
                 Some(i as u32),
-                vec![seccomp_arg(
-                    i % 6,
-                    (i as u64) << (i % 40),
-                    Some(i as u64),
-                    op,
-                )],
+                vec![seccomp_arg(i % 6, (i as u64) << (i % 40), Some(i as u64), op)],
             )
         })
         .collect();
@@ -439,10 +262,7 @@ fn long_jumps() {
     let p = compile_for(&s, Arch::ScmpArchX86_64).unwrap();
     check(p.instructions()).unwrap();
     assert!(p.len() > 600, "{}", p.len());
-    assert!(
-        p.instructions().iter().any(|i| i.code == emit::JMP_JA),
-        "expected a trampoline"
-    );
+    assert!(p.instructions().iter().any(|i| i.code == emit::JMP_JA), "expected a trampoline");
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut rnd = || {
         seed ^= seed << 13;
@@ -462,11 +282,7 @@ fn long_jumps() {
             };
         }
         let d = x86_64(nr, args);
-        assert_eq!(
-            run(p.instructions(), &d).0,
-            reference::evaluate(&s, Arch::ScmpArchX86_64, &d),
-            "{d:?}"
-        );
+        assert_eq!(run(p.instructions(), &d).0, reference::evaluate(&s, Arch::ScmpArchX86_64, &d), "{d:?}");
     }
 }
 
@@ -504,67 +320,33 @@ fn default_profile_size_and_behaviour() {
     assert_eq!(exec(&p, x86_64(41, [2, 1, 0, 0, 0, 0])), ALLOW);
     // AF_VSOCK / AF_ALG with garbage in the upper half (the kernel reads an int)
     assert_eq!(exec(&p, x86_64(41, [0x1_0000_0028, 1, 0, 0, 0, 0])), EPERM);
-    assert_eq!(
-        exec(&p, x86_64(41, [0xffff_ffff_0000_0026, 5, 0, 0, 0, 0])),
-        EPERM
-    );
+    assert_eq!(exec(&p, x86_64(41, [0xffff_ffff_0000_0026, 5, 0, 0, 0, 0])), EPERM);
     assert_eq!(exec(&p, x86_64(41, [0x1_0000_0002, 1, 0, 0, 0, 0])), ALLOW);
     assert_eq!(exec(&p, x86_64(250, [0; 6])), EPERM); // keyctl
     assert_eq!(exec(&p, x86_64(39, [0; 6])), ALLOW); // getpid
     assert_eq!(exec(&p, x86_64(0x4000_0027, [0; 6])), ALLOW); // x32 getpid
+    assert_eq!(exec(&p, Data { nr: 20, arch: tables::AUDIT_ARCH_I386, ..Default::default() }), ALLOW);
     assert_eq!(
         exec(
             &p,
-            Data {
-                nr: 20,
-                arch: tables::AUDIT_ARCH_I386,
-                ..Default::default()
-            }
-        ),
-        ALLOW
-    );
-    assert_eq!(
-        exec(
-            &p,
-            Data {
-                nr: 120,
-                arch: tables::AUDIT_ARCH_I386,
-                args: [0x2000_0000, 0, 0, 0, 0, 0],
-                ..Default::default()
-            }
+            Data { nr: 120, arch: tables::AUDIT_ARCH_I386, args: [0x2000_0000, 0, 0, 0, 0, 0], ..Default::default() }
         ),
         EPERM
     ); // i386 clone(CLONE_NEWUTS…)
 
     let mut admin = docker_caps.clone();
     admin.insert("CAP_SYS_ADMIN".into());
-    let p = compile_for(
-        &crate::default_profile().resolve_for(&admin, (6, 18), "amd64"),
-        Arch::ScmpArchX86_64,
-    )
-    .unwrap();
+    let p = compile_for(&crate::default_profile().resolve_for(&admin, (6, 18), "amd64"), Arch::ScmpArchX86_64).unwrap();
     assert_eq!(exec(&p, x86_64(435, [0; 6])), ALLOW);
     assert_eq!(exec(&p, x86_64(272, [0x4000_0000, 0, 0, 0, 0, 0])), ALLOW);
     assert_eq!(exec(&p, x86_64(56, [0x4000_0000, 0, 0, 0, 0, 0])), ALLOW);
 
-    let arm = compile_for(
-        &crate::default_profile().resolve_for(&docker_caps, (6, 18), "arm64"),
-        Arch::ScmpArchAarch64,
-    )
-    .unwrap();
+    let arm = compile_for(&crate::default_profile().resolve_for(&docker_caps, (6, 18), "arm64"), Arch::ScmpArchAarch64)
+        .unwrap();
     check(arm.instructions()).unwrap();
     println!("default profile on aarch64: {} instructions", arm.len());
-    assert_eq!(
-        exec(
-            &arm,
-            Data {
-                nr: 0x0f_0005,
-                arch: tables::AUDIT_ARCH_ARM,
-                ..Default::default()
-            }
-        ),
-        ALLOW
-    ); // set_tls
+    assert_eq!(exec(&arm, Data { nr: 0x0f_0005, arch: tables::AUDIT_ARCH_ARM, ..Default::default() }), ALLOW);
+    // set_tls
 }
 
 #[test]
@@ -572,38 +354,22 @@ fn thirty_two_bit_architectures_compare_the_low_half() {
     let n = |op, v, v2| Cond::new(&seccomp_arg(0, v, v2, op)).narrowed().constant();
     assert_eq!(n(Op::ScmpCmpGt, 0xffff_ffff, None), Some(false));
     assert_eq!(n(Op::ScmpCmpLe, 0x7_ffff_ffff, None), Some(true));
-    assert_eq!(
-        n(Op::ScmpCmpMaskedEq, 0xffff_ffff_0000_0000, None),
-        Some(true)
-    );
+    assert_eq!(n(Op::ScmpCmpMaskedEq, 0xffff_ffff_0000_0000, None), Some(true));
     assert_eq!(n(Op::ScmpCmpGe, 0x1_0000_0000, None), Some(true));
     assert_eq!(n(Op::ScmpCmpGt, 0x1_0000_0000, None), None);
 
     let s = spec(
         A::ScmpActErrno,
         &[Arch::ScmpArchX86],
-        vec![rule(
-            &["socket"],
-            A::ScmpActAllow,
-            None,
-            vec![seccomp_arg(0, 40, None, Op::ScmpCmpGt)],
-        )],
+        vec![rule(&["socket"], A::ScmpActAllow, None, vec![seccomp_arg(0, 40, None, Op::ScmpCmpGt)])],
     );
     let p = compile_for(&s, Arch::ScmpArchX86_64).unwrap();
     let vsock_high = [0x1_0000_0028, 1, 0, 0, 0, 0];
     // x86_64: a 64-bit comparison (what libseccomp does there too)
     assert_eq!(exec(&p, x86_64(41, vsock_high)), ALLOW);
     // i386: the kernel only uses the low half, and so does the filter
-    let i386 = |args| Data {
-        nr: 359,
-        arch: tables::AUDIT_ARCH_I386,
-        ip: 0,
-        args,
-    };
+    let i386 = |args| Data { nr: 359, arch: tables::AUDIT_ARCH_I386, ip: 0, args };
     assert_eq!(exec(&p, i386(vsock_high)), EPERM);
     assert_eq!(exec(&p, i386([41, 1, 0, 0, 0, 0])), ALLOW);
-    assert_eq!(
-        exec(&p, i386([0xffff_ffff_0000_0029, 1, 0, 0, 0, 0])),
-        ALLOW
-    );
+    assert_eq!(exec(&p, i386([0xffff_ffff_0000_0029, 1, 0, 0, 0, 0])), ALLOW);
 }

@@ -67,25 +67,17 @@ pub fn check(prog: &[sock_filter]) -> Result<(), String> {
             // alu: add sub mul div or and lsh rsh xor (k and x), neg
             c if class(c) == ALU => {
                 let op = c & 0xf0;
-                let ok_op = matches!(
-                    op,
-                    0x00 | 0x10 | 0x20 | 0x30 | 0x40 | 0x50 | 0x60 | 0x70 | 0x80 | 0xa0
-                );
+                let ok_op = matches!(op, 0x00 | 0x10 | 0x20 | 0x30 | 0x40 | 0x50 | 0x60 | 0x70 | 0x80 | 0xa0);
                 ok_op && !(op == 0x30 && c & 0x08 == 0 && i.k == 0)
             }
             0x05 => (i.k as usize) < rest, // ja
-            0x15 | 0x25 | 0x35 | 0x45 | 0x1d | 0x2d | 0x3d | 0x4d => {
-                (i.jt as usize) < rest && (i.jf as usize) < rest
-            }
+            0x15 | 0x25 | 0x35 | 0x45 | 0x1d | 0x2d | 0x3d | 0x4d => (i.jt as usize) < rest && (i.jf as usize) < rest,
             0x06 | 0x16 => true, // ret k, ret a
             0x07 | 0x87 => true, // tax, txa
             _ => false,
         };
         if !ok {
-            return Err(format!(
-                "instruction {pc} ({:#06x} jt={} jf={} k={:#x}) rejected",
-                i.code, i.jt, i.jf, i.k
-            ));
+            return Err(format!("instruction {pc} ({:#06x} jt={} jf={} k={:#x}) rejected", i.code, i.jt, i.jf, i.k));
         }
     }
     let last = prog[prog.len() - 1];

@@ -44,27 +44,14 @@ fn rank(v: u32) -> u32 {
 /// Which OCI architecture a `seccomp_data` belongs to for a filter built for `native`, or
 /// `None` when it must be killed as a foreign architecture.
 fn data_arch(spec: &LinuxSeccomp, native: Arch, d: &Data) -> Option<Arch> {
-    let listed = |a: Arch| {
-        a == native
-            || spec
-                .architectures()
-                .as_deref()
-                .unwrap_or_default()
-                .contains(&a)
-    };
+    let listed = |a: Arch| a == native || spec.architectures().as_deref().unwrap_or_default().contains(&a);
     match (native, d.arch) {
         // like libseccomp: numbers from the x32 bit up are x32's (`jge 0x40000000`)
         (Arch::ScmpArchX86_64, 0xC000_003E) if d.nr < 0x4000_0000 => Some(Arch::ScmpArchX86_64),
-        (Arch::ScmpArchX86_64, 0xC000_003E) => {
-            listed(Arch::ScmpArchX32).then_some(Arch::ScmpArchX32)
-        }
-        (Arch::ScmpArchX86_64, 0x4000_0003) => {
-            listed(Arch::ScmpArchX86).then_some(Arch::ScmpArchX86)
-        }
+        (Arch::ScmpArchX86_64, 0xC000_003E) => listed(Arch::ScmpArchX32).then_some(Arch::ScmpArchX32),
+        (Arch::ScmpArchX86_64, 0x4000_0003) => listed(Arch::ScmpArchX86).then_some(Arch::ScmpArchX86),
         (Arch::ScmpArchAarch64, 0xC000_00B7) => Some(Arch::ScmpArchAarch64),
-        (Arch::ScmpArchAarch64, 0x4000_0028) => {
-            listed(Arch::ScmpArchArm).then_some(Arch::ScmpArchArm)
-        }
+        (Arch::ScmpArchAarch64, 0x4000_0028) => listed(Arch::ScmpArchArm).then_some(Arch::ScmpArchArm),
         _ => None,
     }
 }
@@ -76,25 +63,14 @@ pub fn evaluate(spec: &LinuxSeccomp, native: Arch, d: &Data) -> u32 {
     };
     let mut best: Option<u32> = None;
     for s in spec.syscalls().as_deref().unwrap_or_default() {
-        let names_it = s
-            .names()
-            .iter()
-            .any(|n| syscall_number(arch, n) == Some(d.nr));
+        let names_it = s.names().iter().any(|n| syscall_number(arch, n) == Some(d.nr));
         if !names_it {
             continue;
         }
         // 32-bit architectures compare the low 32 bits only (as libseccomp does).
-        let width = if matches!(arch, Arch::ScmpArchX86 | Arch::ScmpArchArm) {
-            0xffff_ffff
-        } else {
-            u64::MAX
-        };
+        let width = if matches!(arch, Arch::ScmpArchX86 | Arch::ScmpArchArm) { 0xffff_ffff } else { u64::MAX };
         let all = s.args().as_deref().unwrap_or_default().iter().all(|a| {
-            let (arg, v, v2) = (
-                d.args[a.index()] & width,
-                a.value() & width,
-                a.value_two().unwrap_or(0) & width,
-            );
+            let (arg, v, v2) = (d.args[a.index()] & width, a.value() & width, a.value_two().unwrap_or(0) & width);
             match a.op() {
                 Op::ScmpCmpNe => arg != v,
                 Op::ScmpCmpLt => arg < v,
