@@ -427,4 +427,17 @@ mod tests {
         let (f, ..) = parse_options(&o(&["ro", "rw"]));
         assert!(!f.contains(MsFlags::MS_RDONLY));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn option_parsing_never_panics(opts in proptest::collection::vec("[a-z=0-9,]{0,12}", 0..8)) {
+            let (flags, prop, data, _) = parse_options(&opts);
+            // Propagation never leaks into the mount flags, and known words never reach the data.
+            proptest::prop_assert!(!flags.intersects(MsFlags::MS_SHARED | MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE));
+            proptest::prop_assert!(prop.difference(MsFlags::MS_SHARED | MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE | MsFlags::MS_UNBINDABLE | MsFlags::MS_REC).is_empty());
+            for w in data.split(',') {
+                proptest::prop_assert!(!matches!(w, "ro" | "rw" | "bind" | "rbind" | "nosuid" | "private"));
+            }
+        }
+    }
 }

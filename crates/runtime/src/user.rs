@@ -146,4 +146,18 @@ mod tests {
         assert!(resolve("app:nogroup", PASSWD, GROUP, &[]).is_err());
         assert!(resolve("root", PASSWD, GROUP, &["nosuch".into()]).is_err());
     }
+
+    proptest::proptest! {
+        // /etc/passwd and /etc/group come from the container image: untrusted input.
+        #[test]
+        fn resolve_never_panics(spec in "[a-z0-9:]{0,12}", passwd in "(?s).{0,200}", group in "(?s).{0,200}") {
+            let _ = resolve(&spec, &passwd, &group, &[]);
+        }
+
+        #[test]
+        fn numeric_uid_always_resolves(uid in 0u32..u32::MAX, gid in 0u32..u32::MAX, passwd in "(?s).{0,120}") {
+            let u = resolve(&format!("{uid}:{gid}"), &passwd, "", &[]).unwrap();
+            proptest::prop_assert_eq!((u.uid, u.gid), (uid, gid));
+        }
+    }
 }

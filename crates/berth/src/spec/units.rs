@@ -199,6 +199,15 @@ mod tests {
         }
 
         #[test]
+        fn env_file_never_panics(content in "(?s).{0,300}") {
+            if let Ok(v) = env_file(&content, |_| None) {
+                for e in v {
+                    prop_assert!(e.contains('='));
+                }
+            }
+        }
+
+        #[test]
         fn sizes_round_trip(n in 0i64..1_000_000, unit in prop::sample::select(vec![("", 1i64), ("k", 1024), ("m", 1 << 20), ("g", 1 << 30)])) {
             prop_assert_eq!(ram_in_bytes(&format!("{n}{}", unit.0)).unwrap(), n * unit.1);
         }
