@@ -7,7 +7,16 @@ mod spec;
 use clap::Parser;
 
 fn main() {
-    let cli = match cli::Cli::try_parse() {
+    // Invoked as `berth-runc` (or any name containing "runc"): the OCI runtime front end.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let as_runc = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n.to_string_lossy().contains("runc"));
+    if as_runc {
+        args.insert(1, "runtime".into());
+    }
+    let cli = match cli::Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -29,11 +38,14 @@ fn main() {
     };
     let result = match &cli.command {
         cli::Command::Run(a) => cli::run::run(&cli.globals, a),
+        cli::Command::Runtime { command } => cli::runtime::run(command),
     };
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            let code = e.downcast_ref::<cli::ExitCode>().map(|c| c.0).unwrap_or(125);
+            // Docker's 125 for berth's own errors; the OCI runtime front end exits 1 as runc does.
+            let default = if matches!(cli.command, cli::Command::Runtime { .. }) { 1 } else { 125 };
+            let code = e.downcast_ref::<cli::ExitCode>().map(|c| c.0).unwrap_or(default);
             // The ExitCode marker is a context layer; print the chain without it.
             let msg: Vec<String> = e.chain().map(|c| c.to_string()).filter(|s| !s.starts_with("exit code ")).collect();
             eprintln!("berth: {}", msg.join(": "));

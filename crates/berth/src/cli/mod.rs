@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub mod run;
+pub mod runtime;
 
 /// berth: a secure, fast, daemonless container engine.
 #[derive(Parser, Debug)]
-#[command(name = "berth", version, about, propagate_version = true)]
+#[command(name = "berth", version = concat!("version ", env!("CARGO_PKG_VERSION")), about)]
 pub struct Cli {
     #[command(flatten)]
     pub globals: Globals,
@@ -46,7 +47,12 @@ impl Globals {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create and run a new container
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
+    /// berth as an OCI runtime (runc's command-line contract)
+    Runtime {
+        #[command(subcommand)]
+        command: runtime::RuntimeCommand,
+    },
 }
 
 /// Marks an error with the exit code berth must end with (Docker's 125/126/127).
