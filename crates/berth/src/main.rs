@@ -38,7 +38,7 @@ fn main() {
     };
     let result = match &cli.command {
         cli::Command::Run(a) => cli::run::run(&cli.globals, a),
-        cli::Command::Runtime { command } => cli::runtime::run(command),
+        cli::Command::Runtime { opts, command } => cli::runtime::run(&cli.globals, opts, command),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -48,6 +48,8 @@ pub struct InitPlan {
     pub tty: bool,
     pub winsize: Option<Winsize>,
     pub keep_stdin: bool,
+    /// The exec FIFO (`O_PATH`) of a created-but-not-started container.
+    pub gate: Option<OwnedFd>,
     /// Namespaces to join by path (type flag, open fd), entered before anything else.
     pub join: Vec<(nix::sched::CloneFlags, OwnedFd)>,
     /// Enter a new cgroup namespace after the parent placed us in the cgroup (v1/hybrid).
@@ -159,6 +161,21 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
     set_ids(plan)?;
     if let Some(caps) = &plan.caps {
         crate::caps::apply(caps).map_err(Error::sys("set capabilities"))?;
+    }
+    if let Some(fifo) = &plan.gate {
+        // Report the command missing now (at create), not after start.
+        crate::process::lookup(&plan.args, &plan.env)?;
+        // SAFETY: one byte from a local buffer to our error pipe: "ready".
+        unsafe { libc::write(fds.error_write.as_raw_fd(), c"".as_ptr().cast(), 1) };
+        let path = crate::fsutil::proc_fd_path(fifo);
+        // Blocks until `start` opens the FIFO for reading.
+        let w = nix::fcntl::open(
+            path.as_c_str(),
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(Error::sys("open exec fifo"))?;
+        let _ = nix::unistd::write(&w, b"0");
     }
     if plan.no_new_privs {
         // SAFETY: prctl with integer arguments only.

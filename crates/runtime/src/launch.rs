@@ -14,6 +14,7 @@
 use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use berth_cgroups::{Layout, Manager};
@@ -54,6 +55,10 @@ pub struct LaunchOptions<'a> {
     pub cgroup_path: String,
     /// Keep the caller's stdin as the container's (`-i`); otherwise it reads /dev/null.
     pub keep_stdin: bool,
+    /// `create` without `start`: an exec FIFO (runc's contract). The init resolves its command,
+    /// reports ready, then blocks opening this FIFO for writing until `start` opens it for
+    /// reading; `launch` returns as soon as the init is ready.
+    pub exec_fifo: Option<&'a Path>,
 }
 
 /// A started container.
@@ -191,6 +196,16 @@ fn plan(opts: &LaunchOptions<'_>, layout: Layout, notes: &mut Vec<String>) -> Re
         tty,
         winsize: if tty { crate::tty::winsize(0).or_else(|| crate::tty::winsize(1)) } else { None },
         keep_stdin: opts.keep_stdin,
+        gate: match opts.exec_fifo {
+            Some(p) => Some(OwnedFd::from(
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_PATH)
+                    .open(p)
+                    .map_err(Error::io("open exec fifo", p))?,
+            )),
+            None => None,
+        },
         join,
         unshare_cgroup: false,
         new_netns: flags.contains(CloneFlags::CLONE_NEWNET),
@@ -356,8 +371,21 @@ fn start(
     }
     drop(sync_write);
 
+    // EOF: exec'd. A single NUL: ready at the exec gate (create). Anything else: an error.
     let mut msg = Vec::new();
-    let _ = std::fs::File::from(error_read).read_to_end(&mut msg);
+    let mut errors = std::fs::File::from(error_read);
+    if plan.gate.is_some() {
+        let mut b = [0u8; 1];
+        if let Ok(1) = errors.read(&mut b) {
+            if b[0] == 0 {
+                drop(errors);
+                t.mark("init");
+                return finish(pid, console, old_mask, &fail);
+            }
+            msg.push(b[0]);
+        }
+    }
+    let _ = errors.read_to_end(&mut msg);
     if !msg.is_empty() {
         let _ = nix::sys::wait::waitpid(pid, None);
         let _ = old_mask.thread_set_mask();
@@ -366,6 +394,18 @@ fn start(
         return Err(Error::Init { code: code.parse().unwrap_or(125), message: message.to_string() });
     }
     t.mark("init");
+    finish(pid, console, old_mask, &fail)
+}
+
+type ConsolePair = Option<(OwnedFd, OwnedFd)>;
+
+/// Receives the pty master (if any) once the init is past its console setup.
+fn finish(
+    pid: Pid,
+    console: ConsolePair,
+    old_mask: SigSet,
+    fail: &dyn Fn(Error) -> Error,
+) -> Result<(Pid, Option<OwnedFd>, SigSet)> {
     let pty_master = match console {
         Some((parent, child)) => {
             drop(child);

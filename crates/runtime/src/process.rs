@@ -163,6 +163,42 @@ pub(crate) fn exec(args: &[CString], env: &[CString]) -> Error {
     exec_error(&shown, if saw_eacces { libc::EACCES } else { libc::ENOENT }, false)
 }
 
+/// Finds the command the way [`exec`] will, without executing it: for reporting "not found"
+/// or "not executable" before the exec gate.
+pub(crate) fn lookup(args: &[CString], env: &[CString]) -> Result<()> {
+    let name = args.first().ok_or_else(|| Error::Init { code: 125, message: "no command specified".into() })?;
+    let shown = name.to_string_lossy().into_owned();
+    let ok = |p: &CStr| -> i32 {
+        // SAFETY: access(2) on a valid C string.
+        if unsafe { libc::access(p.as_ptr(), libc::X_OK) } == 0 {
+            0
+        } else {
+            nix::Error::last() as i32
+        }
+    };
+    if name.as_bytes().contains(&b'/') {
+        return match ok(name) {
+            0 => Ok(()),
+            e => Err(exec_error(&shown, e, true)),
+        };
+    }
+    let path_var = env
+        .iter()
+        .find_map(|e| e.to_bytes().strip_prefix(b"PATH=").map(|p| String::from_utf8_lossy(p).into_owned()))
+        .unwrap_or_else(|| crate::DEFAULT_PATH.to_string());
+    let mut saw_eacces = false;
+    for dir in path_var.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let Ok(c) = CString::new(format!("{dir}/{shown}")) else { continue };
+        match ok(&c) {
+            0 => return Ok(()),
+            libc::EACCES => saw_eacces = true,
+            _ => {}
+        }
+    }
+    Err(exec_error(&shown, if saw_eacces { libc::EACCES } else { libc::ENOENT }, false))
+}
+
 fn exec_error(name: &str, errno: i32, has_path: bool) -> Error {
     let (code, what) = match errno {
         libc::ENOENT if !has_path => (127, "executable file not found in $PATH".to_string()),

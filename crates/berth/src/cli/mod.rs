@@ -50,6 +50,8 @@ pub enum Command {
     Run(Box<run::RunArgs>),
     /// berth as an OCI runtime (runc's command-line contract)
     Runtime {
+        #[command(flatten)]
+        opts: runtime::RuntimeOpts,
         #[command(subcommand)]
         command: runtime::RuntimeCommand,
     },

@@ -2,14 +2,39 @@
 //! dockerd and podman can use it. Also reached when the binary is invoked under a name
 //! containing `runc` (e.g. a `berth-runc` symlink).
 //!
-//! This first slice has the bundle-less commands (`spec`, `features`); the container commands
-//! (`create`, `start`, `state`, `kill`, `delete`, …) follow.
+//! Done so far: `spec`, `features`, `create` (init blocked at the exec FIFO, pid file, console
+//! socket), `start`, `state`, `kill`, `delete`, `list`. To come: `run`, `exec`, `ps`, `pause`,
+//! `resume`, `update`, `events`, hooks.
+
+use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
+mod create;
 mod features;
+mod kill;
 mod spec;
+mod start;
+mod state;
+
+/// runc's global options.
+#[derive(Args, Debug, Clone)]
+pub struct RuntimeOpts {
+    /// Log file (the last error is written there too)
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format: text or json
+    #[arg(long, global = true, default_value = "text")]
+    pub log_format: String,
+    /// Use systemd for cgroups (accepted: cgroupfs is used where systemd is absent)
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+    /// CRIU binary (accepted: checkpointing is not supported yet)
+    #[arg(long, global = true)]
+    pub criu: Option<String>,
+}
 
 #[derive(Subcommand, Debug)]
 pub enum RuntimeCommand {
@@ -17,12 +42,92 @@ pub enum RuntimeCommand {
     Spec(spec::SpecArgs),
     /// Show the enabled features (JSON, runtime-spec features.md)
     Features,
+    /// Create a container (its init waits for `start`)
+    Create(create::CreateArgs),
+    /// Start a created container
+    Start { id: String },
+    /// Output the state of a container (runtime-spec JSON)
+    State { id: String },
+    /// Send a signal to the container's init (or all its processes with --all)
+    Kill(kill::KillArgs),
+    /// Delete a container and its resources
+    Delete(kill::DeleteArgs),
+    /// List containers
+    List {
+        /// table or json
+        #[arg(short = 'f', long, default_value = "table")]
+        format: String,
+        /// Display only container IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
 }
 
-/// Runs one runtime command; returns the exit code.
-pub fn run(cmd: &RuntimeCommand) -> Result<i32> {
+/// Where state lives and which cgroupfs is used.
+pub struct Ctx {
+    pub root: PathBuf,
+    pub cgroup_root: PathBuf,
+}
+
+/// Runs one runtime command; returns the exit code. Errors also go to `--log`.
+pub fn run(g: &super::Globals, opts: &RuntimeOpts, cmd: &RuntimeCommand) -> Result<i32> {
+    let root = if g.root == std::path::Path::new("/var/lib/berth") {
+        PathBuf::from("/run/berth/runtime")
+    } else {
+        g.root.clone()
+    };
+    let c = Ctx { root, cgroup_root: PathBuf::from(&g.cgroup_root) };
+    let res = dispatch(&c, cmd);
+    if let (Err(e), Some(log)) = (&res, &opts.log) {
+        let msg = format!("{e:#}");
+        let line = if opts.log_format == "json" {
+            serde_json::json!({"level": "error", "msg": msg, "time": state::now_rfc3339()}).to_string()
+        } else {
+            format!("time=\"{}\" level=error msg={:?}", state::now_rfc3339(), msg)
+        };
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+    res
+}
+
+fn dispatch(c: &Ctx, cmd: &RuntimeCommand) -> Result<i32> {
     match cmd {
         RuntimeCommand::Spec(a) => spec::run(a),
         RuntimeCommand::Features => features::run(),
+        RuntimeCommand::Create(a) => create::run(c, a),
+        RuntimeCommand::Start { id } => start::run(c, id),
+        RuntimeCommand::State { id } => {
+            let s = state::Saved::load(&c.root, id)?;
+            println!("{}", serde_json::to_string_pretty(&s.oci_state(&c.root))?);
+            Ok(0)
+        }
+        RuntimeCommand::Kill(a) => kill::kill(c, a),
+        RuntimeCommand::Delete(a) => kill::delete(c, a),
+        RuntimeCommand::List { format, quiet } => list(c, format, *quiet),
     }
+}
+
+fn list(c: &Ctx, format: &str, quiet: bool) -> Result<i32> {
+    let states: Vec<serde_json::Value> = state::ids(&c.root)
+        .iter()
+        .filter_map(|id| state::Saved::load(&c.root, id).ok())
+        .map(|s| s.oci_state(&c.root))
+        .collect();
+    if quiet {
+        for s in &states {
+            println!("{}", s["id"].as_str().unwrap_or_default());
+        }
+    } else if format == "json" {
+        println!("{}", serde_json::to_string(&states)?);
+    } else {
+        println!("{:<12} {:<10} {:<10} {:<40} {:<31} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+        for s in &states {
+            let f = |k: &str| s[k].as_str().unwrap_or_default().to_string();
+            let pid = s["pid"].as_i64().unwrap_or(0);
+            println!("{:<12} {:<10} {:<10} {:<40} {:<31} root", f("id"), pid, f("status"), f("bundle"), f("created"));
+        }
+    }
+    Ok(0)
 }

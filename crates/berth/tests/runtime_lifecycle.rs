@@ -1,0 +1,217 @@
+//! The OCI runtime front end's container lifecycle, as containerd's shim drives it:
+//! create (init blocked until start, pid file written), start, state, kill, delete, list,
+//! runc's error cases, `--log` JSON error lines, and the `berth-runc` program name.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A bundle (busybox rootfs + config.json from `berth runtime spec`) and a state root; every
+/// container it made is force-deleted on drop, and its cgroup must then be gone.
+struct Bundle {
+    dir: tempfile::TempDir,
+    ids: std::cell::RefCell<Vec<String>>,
+}
+
+impl Bundle {
+    fn new(args: &[&str]) -> Bundle {
+        let dir = tempfile::tempdir().unwrap();
+        common::build_rootfs(&dir.path().join("rootfs"));
+        let b = Bundle { dir, ids: Default::default() };
+        assert!(b.rt(&["spec", "--bundle", b.path().to_str().unwrap()]).status.success());
+        let cfg = b.path().join("config.json");
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+        v["process"]["terminal"] = false.into();
+        v["process"]["args"] = args.iter().map(|s| serde_json::Value::from(*s)).collect();
+        v["root"]["readonly"] = false.into();
+        std::fs::write(&cfg, v.to_string()).unwrap();
+        b
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn state_root(&self) -> PathBuf {
+        self.path().join("state")
+    }
+
+    fn rt_with(&self, program: &Path, args: &[&str]) -> Output {
+        // The container's init inherits the runtime's stdio (as with a shim's FIFOs): give
+        // `create` files, so reading its output does not wait for the container to exit.
+        if args.contains(&"create") {
+            let n = self.ids.borrow().len();
+            let (o, e) = (self.path().join(format!("create-{n}.out")), self.path().join(format!("create-{n}.err")));
+            let status = self
+                .command(program, args)
+                .stdout(std::fs::File::create(&o).unwrap())
+                .stderr(std::fs::File::create(&e).unwrap())
+                .status()
+                .unwrap();
+            return Output { status, stdout: std::fs::read(&o).unwrap(), stderr: std::fs::read(&e).unwrap() };
+        }
+        self.command(program, args).output().unwrap()
+    }
+
+    fn command(&self, program: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
+        if program.file_name().is_some_and(|n| n.to_string_lossy().contains("runc")) {
+            c.arg("--root").arg(self.state_root());
+        } else {
+            c.arg("--root").arg(self.state_root()).arg("runtime");
+        }
+        c.args(args).current_dir(self.path()).stdin(std::process::Stdio::null());
+        c
+    }
+
+    fn rt(&self, args: &[&str]) -> Output {
+        self.rt_with(Path::new(env!("CARGO_BIN_EXE_berth")), args)
+    }
+
+    fn create(&self, id: &str) -> Output {
+        self.ids.borrow_mut().push(id.to_string());
+        let pid_file = self.path().join(format!("{id}.pid"));
+        self.rt(&["create", "--bundle", self.path().to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), id])
+    }
+
+    fn status(&self, id: &str) -> String {
+        let out = self.rt(&["state", id]);
+        assert!(out.status.success(), "state {id}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["status"].as_str().unwrap().to_string()
+    }
+
+    fn wait_status(&self, id: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.status(id) != want {
+            assert!(Instant::now() < deadline, "{id} never became {want}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        for id in self.ids.borrow().iter() {
+            let _ = self.rt(&["delete", "--force", id]);
+            let left: Vec<_> = common::cgroup_dirs_of(id).into_iter().filter(|p| p.exists()).collect();
+            if !std::thread::panicking() {
+                assert!(left.is_empty(), "cgroups left behind: {left:?}");
+            }
+        }
+    }
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn create_blocks_until_start_then_runs() {
+    let b = Bundle::new(&["sh", "-c", "echo started > /tmp/out; sleep 30"]);
+    let id = format!("lc-{}", std::process::id());
+    let out = b.create(&id);
+    assert!(out.status.success(), "{}", err(&out));
+    let pid: i32 = std::fs::read_to_string(b.path().join(format!("{id}.pid"))).unwrap().trim().parse().unwrap();
+    assert!(Path::new(&format!("/proc/{pid}")).exists(), "pid file names a live process");
+    assert_eq!(b.status(&id), "created");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!b.path().join("rootfs/tmp/out").exists(), "the command ran before start");
+    let state: serde_json::Value = serde_json::from_slice(&b.rt(&["state", &id]).stdout).unwrap();
+    assert_eq!(state["pid"], pid);
+    assert_eq!(state["id"], id.as_str());
+    assert_eq!(state["bundle"], b.path().canonicalize().unwrap().to_str().unwrap());
+
+    let out = b.rt(&["start", &id]);
+    assert!(out.status.success(), "{}", err(&out));
+    b.wait_status(&id, "running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.path().join("rootfs/tmp/out").exists() {
+        assert!(Instant::now() < deadline, "command did not run after start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let list = String::from_utf8_lossy(&b.rt(&["list", "-q"]).stdout).into_owned();
+    assert_eq!(list.trim(), id);
+
+    assert!(b.rt(&["kill", &id, "KILL"]).status.success());
+    b.wait_status(&id, "stopped");
+    let out = b.rt(&["delete", &id]);
+    assert!(out.status.success(), "{}", err(&out));
+    assert!(common::cgroup_dirs_of(&id).iter().all(|p| !p.exists()));
+    let out = b.rt(&["state", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err(&out).contains("does not exist"), "{}", err(&out));
+}
+
+#[test]
+fn runc_error_cases() {
+    let b = Bundle::new(&["sleep", "30"]);
+    let id = format!("err-{}", std::process::id());
+    assert!(b.create(&id).status.success());
+    let dup = b.create(&id);
+    assert_eq!(dup.status.code(), Some(1));
+    assert!(err(&dup).contains("container with id exists"), "{}", err(&dup));
+    assert!(b.rt(&["start", &id]).status.success());
+    let again = b.rt(&["start", &id]);
+    assert_eq!(again.status.code(), Some(1), "start twice must fail");
+    let del = b.rt(&["delete", &id]);
+    assert_eq!(del.status.code(), Some(1));
+    assert!(err(&del).contains("not stopped"), "{}", err(&del));
+    assert!(b.rt(&["kill", &id]).status.success(), "SIGTERM to a running init");
+    // sleep as PID 1 ignores SIGTERM: it is still running; --force kills it.
+    let del = b.rt(&["delete", "--force", &id]);
+    assert!(del.status.success(), "{}", err(&del));
+    let k = b.rt(&["kill", &id, "KILL"]);
+    assert_eq!(k.status.code(), Some(1));
+    assert!(err(&k).contains("does not exist"), "{}", err(&k));
+    assert!(b.rt(&["delete", "--force", "never-was"]).status.success());
+    let d = b.rt(&["delete", "never-was"]);
+    assert!(err(&d).contains("does not exist"));
+    let bad = b.rt(&["state", "../etc"]);
+    assert_eq!(bad.status.code(), Some(1));
+}
+
+#[test]
+fn kill_a_stopped_container_says_not_running() {
+    let b = Bundle::new(&["true"]);
+    let id = format!("stopped-{}", std::process::id());
+    assert!(b.create(&id).status.success());
+    assert!(b.rt(&["start", &id]).status.success());
+    b.wait_status(&id, "stopped");
+    let k = b.rt(&["kill", &id, "TERM"]);
+    assert_eq!(k.status.code(), Some(1));
+    assert!(err(&k).contains("container not running"), "{}", err(&k));
+    assert!(b.rt(&["delete", &id]).status.success());
+}
+
+#[test]
+fn missing_command_fails_at_create_and_leaves_nothing() {
+    let b = Bundle::new(&["nosuchcmd"]);
+    let id = format!("nocmd-{}", std::process::id());
+    let out = b.create(&id);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err(&out).contains("executable file not found"), "{}", err(&out));
+    assert!(!b.state_root().join(&id).exists(), "state left after a failed create");
+}
+
+#[test]
+fn log_json_gets_the_error_and_berth_runc_name_works() {
+    let b = Bundle::new(&["sleep", "30"]);
+    let link = b.path().join("berth-runc");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth"), &link).unwrap();
+    let log = b.path().join("log.json");
+    let out = b.rt_with(&link, &["--log", log.to_str().unwrap(), "--log-format", "json", "state", "absent"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("does not exist"));
+    assert!(last["time"].is_string());
+    let id = format!("runc-{}", std::process::id());
+    b.ids.borrow_mut().push(id.clone());
+    let out = b.rt_with(&link, &["--systemd-cgroup", "create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", err(&out));
+    assert_eq!(b.status(&id), "created");
+}
