@@ -215,3 +215,49 @@ fn log_json_gets_the_error_and_berth_runc_name_works() {
     assert!(out.status.success(), "{}", err(&out));
     assert_eq!(b.status(&id), "created");
 }
+
+#[test]
+fn pause_and_resume_freeze_the_container() {
+    let b = Bundle::new(&["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done"]);
+    let id = format!("pause-{}", std::process::id());
+    assert!(b.create(&id).status.success());
+    let r = b.rt(&["resume", &id]);
+    assert_eq!(r.status.code(), Some(1), "resume of a created container");
+    assert!(b.rt(&["start", &id]).status.success());
+    let n = b.path().join("rootfs/tmp/n");
+    let read = || std::fs::read_to_string(&n).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read().is_empty() {
+        assert!(Instant::now() < deadline, "container never wrote");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = b.rt(&["pause", &id]);
+    assert!(out.status.success(), "{}", err(&out));
+    assert_eq!(b.status(&id), "paused");
+    let frozen = read();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(read(), frozen, "a paused container kept running");
+    assert_eq!(b.rt(&["pause", &id]).status.code(), Some(1), "pause twice");
+    assert!(b.rt(&["resume", &id]).status.success());
+    assert_eq!(b.status(&id), "running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read() == frozen {
+        assert!(Instant::now() < deadline, "a resumed container did not go on");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // delete --force of a paused container works too.
+    assert!(b.rt(&["pause", &id]).status.success());
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+}
+
+#[test]
+fn run_in_the_foreground_returns_the_exit_code_and_cleans_up() {
+    let b = Bundle::new(&["sh", "-c", "echo from-run; exit 3"]);
+    let id = format!("run-{}", std::process::id());
+    b.ids.borrow_mut().push(id.clone());
+    let out = b.rt(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert_eq!(out.status.code(), Some(3), "{}", err(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("from-run"));
+    assert!(!b.state_root().join(&id).exists(), "state left after run");
+    assert!(common::cgroup_dirs_of(&id).iter().all(|p| !p.exists()));
+}

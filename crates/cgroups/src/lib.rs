@@ -206,6 +206,29 @@ impl Manager {
         std::fs::read_to_string(file).ok().and_then(|s| resources::keyed_value(&s, "oom_kill")).unwrap_or(0)
     }
 
+    /// Freezes (`true`) or thaws the container: the v1 freezer (`freezer.state`, waiting until
+    /// the kernel reports FROZEN) or, where there is none, v2 `cgroup.freeze`.
+    pub fn freeze(&self, on: bool) -> Result<()> {
+        let h = self.hier()?;
+        let v1 = h.v1_root("freezer").map(|r| r.join(&self.rel)).filter(|d| d.is_dir());
+        if let Some(d) = v1 {
+            let file = d.join("freezer.state");
+            let want = if on { "FROZEN" } else { "THAWED" };
+            for _ in 0..1000 {
+                fs::write(&file, want)?;
+                if std::fs::read_to_string(&file).is_ok_and(|s| s.trim() == want) {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            return Err(Error::Invalid(format!("{} did not become {want}", file.display())));
+        }
+        match h.v2.as_ref().map(|v| v.join(&self.rel)).filter(|d| d.join("cgroup.freeze").exists()) {
+            Some(d) => fs::write(&d.join("cgroup.freeze"), if on { "1" } else { "0" }),
+            None => Err(Error::Invalid("no freezer: neither a v1 freezer hierarchy nor cgroup v2".into())),
+        }
+    }
+
     /// The pids currently in the cgroup (the union over all hierarchies, sorted).
     pub fn pids(&self) -> Result<Vec<i32>> {
         let h = self.hier()?;

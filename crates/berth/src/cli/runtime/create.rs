@@ -10,7 +10,7 @@ use clap::Args;
 use super::state::{self, Saved};
 use super::Ctx;
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct CreateArgs {
     /// Container id
     pub id: String,
@@ -32,6 +32,21 @@ pub struct CreateArgs {
     /// Pass N additional file descriptors to the container (not supported yet unless 0)
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Set by `run`: start at once and stay in the foreground (not a flag of `create`)
+    #[arg(skip)]
+    pub foreground_run: bool,
+}
+
+/// `run` in the foreground: start without the FIFO, supervise (signals, terminal), then remove
+/// the container, exiting with its code.
+fn run_in(c: &Ctx, a: &CreateArgs, bundle: &Path, spec: &oci_spec::runtime::Spec) -> Result<i32> {
+    let launched = launch_and_record(c, a, bundle, spec, None)?;
+    let info = berth_runtime::supervise(&launched, berth_runtime::SuperviseOptions { stdin: true });
+    let destroyed = launched.destroy();
+    let _ = std::fs::remove_dir_all(state::dir(&c.root, &a.id));
+    let info = info.with_context(|| format!("supervising container {}", a.id))?;
+    destroyed?;
+    Ok(info.code)
 }
 
 /// The bundle's spec with an absolute root path.
@@ -88,7 +103,7 @@ pub fn run(c: &Ctx, a: &CreateArgs) -> Result<i32> {
     }
     let (bundle, spec) = load_bundle(&a.bundle)?;
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
-    if terminal && a.console_socket.is_none() {
+    if terminal && a.console_socket.is_none() && !a.foreground_run {
         bail!("cannot allocate tty if runc will detach without setting console socket");
     }
     std::fs::create_dir_all(&c.root).with_context(|| format!("creating state root {}", c.root.display()))?;
@@ -98,7 +113,7 @@ pub fn run(c: &Ctx, a: &CreateArgs) -> Result<i32> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!("container with id exists: {}", a.id),
         Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
     }
-    let res = create_in(c, a, &bundle, &spec);
+    let res = if a.foreground_run { run_in(c, a, &bundle, &spec) } else { create_in(c, a, &bundle, &spec) };
     if res.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -109,6 +124,19 @@ fn create_in(c: &Ctx, a: &CreateArgs, bundle: &Path, spec: &oci_spec::runtime::S
     let fifo = state::fifo(&c.root, &a.id);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622)).context("creating the exec fifo")?;
     std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))?;
+    launch_and_record(c, a, bundle, spec, Some(&fifo))?;
+    Ok(0)
+}
+
+/// Starts the container (held at `fifo` when given), records its state, hands the pty master
+/// to the console socket and writes the pid file. On failure the container is gone again.
+pub fn launch_and_record(
+    c: &Ctx,
+    a: &CreateArgs,
+    bundle: &Path,
+    spec: &oci_spec::runtime::Spec,
+    fifo: Option<&Path>,
+) -> Result<berth_runtime::Launched> {
     let cgroup_path = cgroup_path(spec, &a.id);
     let opts = berth_runtime::LaunchOptions {
         id: &a.id,
@@ -116,7 +144,7 @@ fn create_in(c: &Ctx, a: &CreateArgs, bundle: &Path, spec: &oci_spec::runtime::S
         cgroup_root: &c.cgroup_root,
         cgroup_path: cgroup_path.clone(),
         keep_stdin: true,
-        exec_fifo: Some(&fifo),
+        exec_fifo: fifo,
     };
     let mut t = berth_runtime::Timings::new();
     let launched = berth_runtime::launch(&opts, &mut t)?;
@@ -150,5 +178,5 @@ fn create_in(c: &Ctx, a: &CreateArgs, bundle: &Path, spec: &oci_spec::runtime::S
         let _ = launched.destroy();
         return Err(e);
     }
-    Ok(0)
+    Ok(launched)
 }

@@ -69,6 +69,11 @@ pub fn delete(c: &Ctx, a: &DeleteArgs) -> Result<i32> {
     match status {
         "stopped" => {}
         "created" => stop(&s),
+        "paused" if a.force => {
+            // Frozen tasks cannot die: thaw first.
+            let _ = s.cgroup().freeze(false);
+            stop(&s)
+        }
         _ if a.force => stop(&s),
         other => bail!("cannot delete container {} that is not stopped: {other}", a.id),
     }

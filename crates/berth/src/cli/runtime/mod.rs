@@ -3,8 +3,8 @@
 //! containing `runc` (e.g. a `berth-runc` symlink).
 //!
 //! Done so far: `spec`, `features`, `create` (init blocked at the exec FIFO, pid file, console
-//! socket), `start`, `state`, `kill`, `delete`, `list`. To come: `run`, `exec`, `ps`, `pause`,
-//! `resume`, `update`, `events`, hooks.
+//! socket), `start`, `run`, `state`, `kill`, `pause`, `resume`, `delete`, `list`. To come: `exec`, `ps`,
+//! `update`, `events`, hooks.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,6 +15,7 @@ use clap::{Args, Subcommand};
 mod create;
 mod features;
 mod kill;
+mod pause;
 mod spec;
 mod start;
 mod state;
@@ -46,12 +47,24 @@ pub enum RuntimeCommand {
     Create(create::CreateArgs),
     /// Start a created container
     Start { id: String },
+    /// Create and start a container (foreground; --detach leaves it running)
+    Run {
+        #[command(flatten)]
+        create: create::CreateArgs,
+        /// Detach from the container's process
+        #[arg(short = 'd', long)]
+        detach: bool,
+    },
     /// Output the state of a container (runtime-spec JSON)
     State { id: String },
     /// Send a signal to the container's init (or all its processes with --all)
     Kill(kill::KillArgs),
     /// Delete a container and its resources
     Delete(kill::DeleteArgs),
+    /// Suspend all processes of a container
+    Pause { id: String },
+    /// Resume a paused container
+    Resume { id: String },
     /// List containers
     List {
         /// table or json
@@ -98,12 +111,23 @@ fn dispatch(c: &Ctx, cmd: &RuntimeCommand) -> Result<i32> {
         RuntimeCommand::Features => features::run(),
         RuntimeCommand::Create(a) => create::run(c, a),
         RuntimeCommand::Start { id } => start::run(c, id),
+        RuntimeCommand::Run { create, detach } => {
+            if *detach {
+                create::run(c, create)?;
+                start::run(c, &create.id)
+            } else {
+                let a = create::CreateArgs { foreground_run: true, ..create.clone() };
+                create::run(c, &a)
+            }
+        }
         RuntimeCommand::State { id } => {
             let s = state::Saved::load(&c.root, id)?;
             println!("{}", serde_json::to_string_pretty(&s.oci_state(&c.root))?);
             Ok(0)
         }
         RuntimeCommand::Kill(a) => kill::kill(c, a),
+        RuntimeCommand::Pause { id } => pause::pause(c, id, true),
+        RuntimeCommand::Resume { id } => pause::pause(c, id, false),
         RuntimeCommand::Delete(a) => kill::delete(c, a),
         RuntimeCommand::List { format, quiet } => list(c, format, *quiet),
     }
