@@ -261,3 +261,54 @@ fn run_in_the_foreground_returns_the_exit_code_and_cleans_up() {
     assert!(!b.state_root().join(&id).exists(), "state left after run");
     assert!(common::cgroup_dirs_of(&id).iter().all(|p| !p.exists()));
 }
+
+/// The container cgroup's memory limit file (v1 or v2) for `id` under berth's default parent.
+fn memory_limit_file(id: &str) -> PathBuf {
+    let v1 = PathBuf::from(format!("/sys/fs/cgroup/memory/berth/{id}/memory.limit_in_bytes"));
+    if Path::new("/sys/fs/cgroup/memory").is_dir() {
+        v1
+    } else {
+        PathBuf::from(format!("/sys/fs/cgroup/berth/{id}/memory.max"))
+    }
+}
+
+#[test]
+fn update_changes_limits_and_ps_lists_the_processes() {
+    let b = Bundle::new(&["sh", "-c", "sleep 30 & sleep 30"]);
+    let id = format!("upd-{}", std::process::id());
+    assert!(b.create(&id).status.success());
+    assert!(b.rt(&["start", &id]).status.success());
+    b.wait_status(&id, "running");
+    // JSON on stdin, as dockerd and containerd send it.
+    let mut child = b
+        .command(Path::new(env!("CARGO_BIN_EXE_berth")), &["update", "--resources", "-", &id])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), br#"{"memory":{"limit":67108864},"pids":{"limit":50}}"#)
+        .unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    assert_eq!(std::fs::read_to_string(memory_limit_file(&id)).unwrap().trim(), "67108864");
+    // runc's flag form.
+    let out = b.rt(&["update", "--memory", "32m", &id]);
+    assert!(out.status.success(), "{}", err(&out));
+    assert_eq!(std::fs::read_to_string(memory_limit_file(&id)).unwrap().trim(), "33554432");
+    let bad = b.rt(&["update", "--memory", "12qb", &id]);
+    assert_eq!(bad.status.code(), Some(1));
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pids = loop {
+        let out = b.rt(&["ps", "--format", "json", &id]);
+        assert!(out.status.success(), "{}", err(&out));
+        let pids: Vec<i32> = serde_json::from_slice(&out.stdout).unwrap();
+        if pids.len() >= 2 || Instant::now() > deadline {
+            break pids;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(pids.len() >= 2, "init and its background sleep: {pids:?}");
+    let table = String::from_utf8_lossy(&b.rt(&["ps", &id]).stdout).into_owned();
+    assert!(table.lines().count() >= 3 && table.contains("sleep 30"), "{table}");
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+}

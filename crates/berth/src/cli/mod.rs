@@ -44,10 +44,12 @@ impl Globals {
     }
 }
 
+// Built once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create and run a new container
-    Run(Box<run::RunArgs>),
+    Run(run::RunArgs),
     /// berth as an OCI runtime (runc's command-line contract)
     Runtime {
         #[command(flatten)]

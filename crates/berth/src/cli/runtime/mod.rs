@@ -3,8 +3,8 @@
 //! containing `runc` (e.g. a `berth-runc` symlink).
 //!
 //! Done so far: `spec`, `features`, `create` (init blocked at the exec FIFO, pid file, console
-//! socket), `start`, `run`, `state`, `kill`, `pause`, `resume`, `delete`, `list`. To come: `exec`, `ps`,
-//! `update`, `events`, hooks.
+//! socket), `start`, `run`, `state`, `kill`, `pause`, `resume`, `update`, `ps`, `delete`, `list`. To come: `exec`,
+//! `events`, hooks, user namespaces.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,6 +19,7 @@ mod pause;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 /// runc's global options.
 #[derive(Args, Debug, Clone)]
@@ -65,6 +66,15 @@ pub enum RuntimeCommand {
     Pause { id: String },
     /// Resume a paused container
     Resume { id: String },
+    /// Update a container's resource limits
+    Update(update::UpdateArgs),
+    /// Show the processes of a container
+    Ps {
+        /// table or json
+        #[arg(short = 'f', long, default_value = "table")]
+        format: String,
+        id: String,
+    },
     /// List containers
     List {
         /// table or json
@@ -126,11 +136,35 @@ fn dispatch(c: &Ctx, cmd: &RuntimeCommand) -> Result<i32> {
             Ok(0)
         }
         RuntimeCommand::Kill(a) => kill::kill(c, a),
+        RuntimeCommand::Update(a) => update::run(c, a),
+        RuntimeCommand::Ps { format, id } => ps(c, format, id),
         RuntimeCommand::Pause { id } => pause::pause(c, id, true),
         RuntimeCommand::Resume { id } => pause::pause(c, id, false),
         RuntimeCommand::Delete(a) => kill::delete(c, a),
         RuntimeCommand::List { format, quiet } => list(c, format, *quiet),
     }
+}
+
+/// The container's processes: pids as JSON, or the host's `ps -ef` lines for them.
+fn ps(c: &Ctx, format: &str, id: &str) -> Result<i32> {
+    let s = state::Saved::load(&c.root, id)?;
+    let pids = s.cgroup().pids()?;
+    if format == "json" {
+        println!("{}", serde_json::to_string(&pids)?);
+        return Ok(0);
+    }
+    let out = std::process::Command::new("ps").arg("-ef").output().map_err(|e| anyhow::anyhow!("running ps: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    if let Some(h) = lines.next() {
+        println!("{h}");
+    }
+    for l in lines {
+        if l.split_whitespace().nth(1).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+            println!("{l}");
+        }
+    }
+    Ok(0)
 }
 
 fn list(c: &Ctx, format: &str, quiet: bool) -> Result<i32> {
