@@ -39,9 +39,9 @@ impl Bundle {
     }
 
     fn rt_with(&self, program: &Path, args: &[&str]) -> Output {
-        // The container's init inherits the runtime's stdio (as with a shim's FIFOs): give
-        // `create` files, so reading its output does not wait for the container to exit.
-        if args.contains(&"create") {
+        // The container's init (or a detached exec) inherits the runtime's stdio, as with a
+        // shim's FIFOs: give those files, so reading the output does not wait for it to exit.
+        if args.iter().any(|a| matches!(*a, "create" | "--detach" | "-d")) {
             let n = self.ids.borrow().len();
             let (o, e) = (self.path().join(format!("create-{n}.out")), self.path().join(format!("create-{n}.err")));
             let status = self
@@ -310,5 +310,46 @@ fn update_changes_limits_and_ps_lists_the_processes() {
     assert!(pids.len() >= 2, "init and its background sleep: {pids:?}");
     let table = String::from_utf8_lossy(&b.rt(&["ps", &id]).stdout).into_owned();
     assert!(table.lines().count() >= 3 && table.contains("sleep 30"), "{table}");
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+}
+
+#[test]
+fn exec_joins_the_running_container() {
+    let b = Bundle::new(&["sleep", "30"]);
+    let id = format!("exec-{}", std::process::id());
+    assert!(b.create(&id).status.success());
+    assert!(b.rt(&["start", &id]).status.success());
+    b.wait_status(&id, "running");
+    let script =
+        "echo pid=$$; hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; grep CapEff /proc/self/status; exit 4";
+    let out = b.rt(&["exec", &id, "sh", "-c", script]);
+    assert_eq!(out.status.code(), Some(4), "{}", err(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("pid=") && lines[0] != "pid=1", "not in the container's pid namespace: {text}");
+    assert_eq!(lines[1], "berth", "hostname of the container (uts namespace)");
+    assert_eq!(lines[2].trim(), "sleep 30", "the container's init is pid 1 there");
+    // runc's default spec: AUDIT_WRITE, KILL, NET_BIND_SERVICE — the exec'd process gets the same.
+    assert_eq!(lines[3], "CapEff:\t0000000020000420");
+
+    let out = b.rt(&["exec", "--user", "1000:1000", "--cap", "CAP_NET_ADMIN", &id, "sh", "-c", "id -u; id -g"]);
+    assert!(out.status.success(), "{}", err(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1000\n1000\n");
+
+    let out = b.rt(&["exec", &id, "nosuchcmd"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err(&out).contains("executable file not found"), "{}", err(&out));
+
+    let pid_file = b.path().join("exec.pid");
+    let out = b.rt(&["exec", "--detach", "--pid-file", pid_file.to_str().unwrap(), &id, "sleep", "20"]);
+    assert!(out.status.success(), "{}", err(&out));
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let ps: Vec<i32> = serde_json::from_slice(&b.rt(&["ps", "--format", "json", &id]).stdout).unwrap();
+    assert!(ps.contains(&pid), "the exec'd process is in the container's cgroup: {ps:?} / {pid}");
+
+    assert!(b.rt(&["kill", &id, "KILL"]).status.success());
+    b.wait_status(&id, "stopped");
+    let out = b.rt(&["exec", &id, "true"]);
+    assert_eq!(out.status.code(), Some(1), "exec into a stopped container");
     assert!(b.rt(&["delete", "--force", &id]).status.success());
 }

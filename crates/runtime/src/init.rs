@@ -111,7 +111,7 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
     if plan.tty {
         let sock =
             fds.console.as_ref().ok_or_else(|| Error::Spec("terminal requested without console socket".into()))?;
-        crate::tty::setup_console(sock.as_fd(), plan.winsize.as_ref())?;
+        crate::tty::setup_console(sock.as_fd(), plan.winsize.as_ref(), true)?;
     } else {
         // Leave berth's process group so terminal signals reach berth, which forwards them.
         let _ = nix::unistd::setsid();
@@ -158,7 +158,7 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
         crate::caps::drop_bounding(caps, plan.last_cap).map_err(Error::sys("drop bounding capabilities"))?;
         crate::caps::keep_caps(true).map_err(Error::sys("keep capabilities"))?;
     }
-    set_ids(plan)?;
+    set_ids(plan.uid, plan.gid, &plan.additional_gids)?;
     if let Some(caps) = &plan.caps {
         crate::caps::apply(caps).map_err(Error::sys("set capabilities"))?;
     }
@@ -192,8 +192,8 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
     Err(crate::process::exec(&plan.args, &plan.env))
 }
 
-fn set_ids(plan: &InitPlan) -> Result<()> {
-    let groups: Vec<libc::gid_t> = plan.additional_gids.clone();
+pub(crate) fn set_ids(uid: u32, gid: u32, additional_gids: &[u32]) -> Result<()> {
+    let groups: Vec<libc::gid_t> = additional_gids.to_vec();
     // SAFETY: pointer and length of our own vector.
     if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } != 0 {
         return Err(Error::Sys { op: "setgroups", source: nix::Error::last() });
@@ -201,10 +201,10 @@ fn set_ids(plan: &InitPlan) -> Result<()> {
     // SAFETY: plain id syscalls. Raw syscalls, not glibc's wrappers, which would signal every
     // thread (there is one) through a mechanism that assumes glibc created this process.
     unsafe {
-        if libc::syscall(libc::SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0 {
+        if libc::syscall(libc::SYS_setresgid, gid, gid, gid) != 0 {
             return Err(Error::Sys { op: "setresgid", source: nix::Error::last() });
         }
-        if libc::syscall(libc::SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0 {
+        if libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0 {
             return Err(Error::Sys { op: "setresuid", source: nix::Error::last() });
         }
     }
@@ -213,7 +213,7 @@ fn set_ids(plan: &InitPlan) -> Result<()> {
 
 /// Unblocks every signal and resets dispositions the parent changed (Rust ignores SIGPIPE),
 /// so the container starts with a clean signal state.
-fn restore_signals() {
+pub(crate) fn restore_signals() {
     // SAFETY: sigset manipulation on a local, then sigprocmask/signal on our own process.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();

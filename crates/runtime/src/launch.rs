@@ -72,11 +72,16 @@ pub struct Launched {
     /// Things berth adjusted, for `--debug` (e.g. clamped rlimits, ignored blkio weight).
     pub notes: Vec<String>,
     pub(crate) old_mask: SigSet,
+    /// False for a process exec'd into a running container: its cgroup is the container's.
+    pub(crate) owns_cgroup: bool,
 }
 
 impl Launched {
     /// Kills whatever is left in the cgroup and removes it.
     pub fn destroy(&self) -> Result<()> {
+        if !self.owns_cgroup {
+            return Ok(());
+        }
         self.cgroup.destroy()?;
         self.cgroup.remove_empty_parents();
         Ok(())
@@ -96,7 +101,7 @@ fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
-fn cstrings(v: &[String], what: &str) -> Result<Vec<CString>> {
+pub(crate) fn cstrings(v: &[String], what: &str) -> Result<Vec<CString>> {
     v.iter()
         .map(|s| CString::new(s.as_str()).map_err(|_| Error::Spec(format!("{what} contains a NUL byte: {s:?}"))))
         .collect()
@@ -236,7 +241,7 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// fork-like clone3 (no new stack: the child continues on a copy of ours). Returns 0 in the
 /// child, the pid in the parent.
-fn clone3(flags: CloneFlags, cgroup_fd: Option<i32>) -> std::result::Result<i32, nix::Error> {
+pub(crate) fn clone3(flags: CloneFlags, cgroup_fd: Option<i32>) -> std::result::Result<i32, nix::Error> {
     let mut args = CloneArgs { flags: flags.bits() as u64, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
     if let Some(fd) = cgroup_fd {
         args.flags |= CLONE_INTO_CGROUP;
@@ -253,7 +258,7 @@ fn clone3(flags: CloneFlags, cgroup_fd: Option<i32>) -> std::result::Result<i32,
 }
 
 /// The classic clone(2) fallback for kernels or seccomp filters without clone3.
-fn clone_legacy(flags: CloneFlags) -> std::result::Result<i32, nix::Error> {
+pub(crate) fn clone_legacy(flags: CloneFlags) -> std::result::Result<i32, nix::Error> {
     // SAFETY: as for clone3: fork semantics, null stack, no CLONE_VM.
     let rc = unsafe {
         libc::syscall(libc::SYS_clone, (flags.bits() | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
@@ -279,7 +284,7 @@ pub fn launch(opts: &LaunchOptions<'_>, t: &mut Timings) -> Result<Launched> {
     t.mark("cgroup");
 
     match start(&mut plan, &mut flags, &cgroup, t) {
-        Ok((pid, pty_master, old_mask)) => Ok(Launched { pid, cgroup, pty_master, notes, old_mask }),
+        Ok((pid, pty_master, old_mask)) => Ok(Launched { pid, cgroup, pty_master, notes, old_mask, owns_cgroup: true }),
         Err(e) => {
             let _ = cgroup.destroy();
             cgroup.remove_empty_parents();
@@ -397,10 +402,10 @@ fn start(
     finish(pid, console, old_mask, &fail)
 }
 
-type ConsolePair = Option<(OwnedFd, OwnedFd)>;
+pub(crate) type ConsolePair = Option<(OwnedFd, OwnedFd)>;
 
 /// Receives the pty master (if any) once the init is past its console setup.
-fn finish(
+pub(crate) fn finish(
     pid: Pid,
     console: ConsolePair,
     old_mask: SigSet,

@@ -12,6 +12,7 @@
 pub mod caps;
 pub mod devices;
 pub mod error;
+pub mod exec;
 pub mod fsutil;
 pub mod init;
 pub mod launch;
@@ -23,6 +24,7 @@ pub mod tty;
 pub mod user;
 
 pub use error::{Error, Result};
+pub use exec::{exec, ExecOptions};
 pub use launch::{launch, LaunchOptions, Launched};
 pub use supervise::{supervise, ExitInfo, SuperviseOptions};
 pub use timing::Timings;

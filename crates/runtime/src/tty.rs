@@ -30,7 +30,7 @@ pub fn set_winsize(fd: RawFd, ws: &Winsize) {
 /// In the container's init, after `pivot_root`: opens a pty in the container's devpts, makes its
 /// slave the controlling terminal and stdio, binds it over `/dev/console`, and sends the master
 /// to the parent over `sock`.
-pub(crate) fn setup_console(sock: BorrowedFd<'_>, ws: Option<&Winsize>) -> Result<()> {
+pub(crate) fn setup_console(sock: BorrowedFd<'_>, ws: Option<&Winsize>, bind_console: bool) -> Result<()> {
     let master = nix::fcntl::open(
         "/dev/ptmx",
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -56,11 +56,13 @@ pub(crate) fn setup_console(sock: BorrowedFd<'_>, ws: Option<&Winsize>) -> Resul
         set_winsize(m, ws);
     }
     let pts = format!("/dev/pts/{n}");
-    if std::fs::symlink_metadata("/dev/console").is_err() {
+    if bind_console && std::fs::symlink_metadata("/dev/console").is_err() {
         std::fs::write("/dev/console", b"").map_err(Error::io("create", "/dev/console"))?;
     }
-    nix::mount::mount(Some(pts.as_str()), "/dev/console", None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
-        .map_err(|e| Error::Io { op: "bind console", path: "/dev/console".into(), source: e.into() })?;
+    if bind_console {
+        nix::mount::mount(Some(pts.as_str()), "/dev/console", None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+            .map_err(|e| Error::Io { op: "bind console", path: "/dev/console".into(), source: e.into() })?;
+    }
     let fds = [m];
     sendmsg::<()>(sock.as_raw_fd(), &[IoSlice::new(b"m")], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
         .map_err(Error::sys("send pty master"))?;

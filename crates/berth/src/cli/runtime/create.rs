@@ -80,7 +80,7 @@ pub fn cgroup_path(spec: &oci_spec::runtime::Spec, id: &str) -> String {
     }
 }
 
-fn send_console(socket: &Path, master: &std::os::fd::OwnedFd) -> Result<()> {
+pub fn send_console(socket: &Path, master: &std::os::fd::OwnedFd) -> Result<()> {
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     let s = std::os::unix::net::UnixStream::connect(socket)
         .with_context(|| format!("connecting to console socket {}", socket.display()))?;

@@ -3,7 +3,7 @@
 //! containing `runc` (e.g. a `berth-runc` symlink).
 //!
 //! Done so far: `spec`, `features`, `create` (init blocked at the exec FIFO, pid file, console
-//! socket), `start`, `run`, `state`, `kill`, `pause`, `resume`, `update`, `ps`, `delete`, `list`. To come: `exec`,
+//! socket), `start`, `run`, `state`, `kill`, `pause`, `resume`, `update`, `ps`, `exec`, `delete`, `list`. To come:
 //! `events`, hooks, user namespaces.
 
 use std::io::Write;
@@ -13,6 +13,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 mod create;
+mod exec;
 mod features;
 mod kill;
 mod pause;
@@ -66,6 +67,8 @@ pub enum RuntimeCommand {
     Pause { id: String },
     /// Resume a paused container
     Resume { id: String },
+    /// Run a new process inside a running container
+    Exec(exec::ExecArgs),
     /// Update a container's resource limits
     Update(update::UpdateArgs),
     /// Show the processes of a container
@@ -136,6 +139,7 @@ fn dispatch(c: &Ctx, cmd: &RuntimeCommand) -> Result<i32> {
             Ok(0)
         }
         RuntimeCommand::Kill(a) => kill::kill(c, a),
+        RuntimeCommand::Exec(a) => exec::run(c, a),
         RuntimeCommand::Update(a) => update::run(c, a),
         RuntimeCommand::Ps { format, id } => ps(c, format, id),
         RuntimeCommand::Pause { id } => pause::pause(c, id, true),
