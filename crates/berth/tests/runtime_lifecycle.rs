@@ -353,3 +353,68 @@ fn exec_joins_the_running_container() {
     assert_eq!(out.status.code(), Some(1), "exec into a stopped container");
     assert!(b.rt(&["delete", "--force", &id]).status.success());
 }
+
+/// Adds `hooks` (kind → list of hook JSON) to the bundle's config.json.
+fn set_hooks(b: &Bundle, hooks: serde_json::Value) {
+    let cfg = b.path().join("config.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["hooks"] = hooks;
+    std::fs::write(&cfg, v.to_string()).unwrap();
+}
+
+fn hook(script: &str) -> serde_json::Value {
+    serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 10})
+}
+
+#[test]
+fn lifecycle_hooks_run_in_order_with_the_state_on_stdin() {
+    let b = Bundle::new(&["sleep", "30"]);
+    let log = b.path().join("hooks.log");
+    let rec = |kind: &str| hook(&format!("read -r s; echo \"{kind} $s\" >> {}", log.display()));
+    set_hooks(
+        &b,
+        serde_json::json!({
+            "prestart": [rec("prestart")],
+            "createRuntime": [rec("createRuntime")],
+            "createContainer": [rec("createContainer")],
+            // Runs inside the container (after pivot_root): writes into the container's /tmp.
+            "startContainer": [hook("echo ran > /tmp/start-hook")],
+            "poststart": [rec("poststart")],
+            "poststop": [rec("poststop")],
+        }),
+    );
+    let id = format!("hooks-{}", std::process::id());
+    let out = b.create(&id);
+    assert!(out.status.success(), "{}", err(&out));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let kinds: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(kinds, ["prestart", "createRuntime", "createContainer"], "{text}");
+    let state: serde_json::Value =
+        serde_json::from_str(text.lines().next().unwrap().split_once(' ').unwrap().1).unwrap();
+    assert_eq!(state["id"], id.as_str());
+    assert_eq!(state["status"], "creating");
+    assert!(state["pid"].as_i64().unwrap() > 0);
+    assert!(!b.path().join("rootfs/tmp/start-hook").exists(), "startContainer ran before start");
+
+    assert!(b.rt(&["start", &id]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.path().join("rootfs/tmp/start-hook").exists() {
+        assert!(Instant::now() < deadline, "startContainer hook did not run inside the container");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(std::fs::read_to_string(&log).unwrap().lines().any(|l| l.starts_with("poststart ")));
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+    let last = std::fs::read_to_string(&log).unwrap().lines().last().unwrap().to_string();
+    assert!(last.starts_with("poststop ") && last.contains("\"stopped\""), "{last}");
+}
+
+#[test]
+fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
+    let b = Bundle::new(&["sleep", "30"]);
+    set_hooks(&b, serde_json::json!({"createRuntime": [hook("exit 3")]}));
+    let id = format!("badhook-{}", std::process::id());
+    let out = b.create(&id);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err(&out).contains("createRuntime hook"), "{}", err(&out));
+    assert!(!b.state_root().join(&id).exists());
+}

@@ -50,6 +50,12 @@ pub struct InitPlan {
     pub keep_stdin: bool,
     /// The exec FIFO (`O_PATH`) of a created-but-not-started container.
     pub gate: Option<OwnedFd>,
+    /// Hooks: wait for the parent (createRuntime hooks) before pivot_root, then run the
+    /// createContainer hooks there; startContainer hooks run just before exec.
+    pub hold_before_pivot: bool,
+    pub create_container_hooks: Vec<oci_spec::runtime::Hook>,
+    pub start_container_hooks: Vec<oci_spec::runtime::Hook>,
+    pub hook_state: String,
     /// Namespaces to join by path (type flag, open fd), entered before anything else.
     pub join: Vec<(nix::sched::CloneFlags, OwnedFd)>,
     /// Enter a new cgroup namespace after the parent placed us in the cgroup (v1/hybrid).
@@ -104,6 +110,10 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
             return Err(Error::Sys { op: "setdomainname", source: nix::Error::last() });
         }
     }
+    if plan.hold_before_pivot {
+        wait_for_parent(fds)?;
+        crate::hooks::run("createContainer", &plan.create_container_hooks, &plan.hook_state)?;
+    }
     crate::rootfs::pivot(&plan.rootfs)?;
     for (k, v) in &plan.sysctls {
         crate::process::set_sysctl(k, v)?;
@@ -126,11 +136,7 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
     }
     // Wait until the parent has put us into the cgroup. On cgroup v1 that attach costs the
     // kernel an RCU grace period (~10 ms), which is why everything above runs before it.
-    let mut b = [0u8; 1];
-    match nix::unistd::read(fds.sync_read.as_fd(), &mut b) {
-        Ok(1) => {}
-        _ => return Err(Error::Spec("parent went away before start".into())),
-    }
+    wait_for_parent(fds)?;
     if plan.unshare_cgroup {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).map_err(Error::sys("unshare cgroup namespace"))?;
     }
@@ -177,6 +183,13 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
         .map_err(Error::sys("open exec fifo"))?;
         let _ = nix::unistd::write(&w, b"0");
     }
+    if !plan.start_container_hooks.is_empty() {
+        crate::hooks::run(
+            "startContainer",
+            &plan.start_container_hooks,
+            &plan.hook_state.replace("\"creating\"", "\"created\""),
+        )?;
+    }
     if plan.no_new_privs {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
@@ -190,6 +203,14 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
     // SAFETY: marks every descriptor from 3 up close-on-exec; nothing is closed now.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     Err(crate::process::exec(&plan.args, &plan.env))
+}
+
+fn wait_for_parent(fds: &InitFds) -> Result<()> {
+    let mut b = [0u8; 1];
+    match nix::unistd::read(fds.sync_read.as_fd(), &mut b) {
+        Ok(1) => Ok(()),
+        _ => Err(Error::Spec("parent went away before start".into())),
+    }
 }
 
 pub(crate) fn set_ids(uid: u32, gid: u32, additional_gids: &[u32]) -> Result<()> {

@@ -59,6 +59,9 @@ pub struct LaunchOptions<'a> {
     /// reports ready, then blocks opening this FIFO for writing until `start` opens it for
     /// reading; `launch` returns as soon as the init is ready.
     pub exec_fifo: Option<&'a Path>,
+    /// Run the spec's lifecycle hooks (OCI runtime mode): the bundle and annotations (JSON)
+    /// that go into the state hooks read. `None` ignores hooks.
+    pub hooks: Option<(&'a Path, String)>,
 }
 
 /// A started container.
@@ -212,6 +215,10 @@ fn plan(opts: &LaunchOptions<'_>, layout: Layout, notes: &mut Vec<String>) -> Re
             None => None,
         },
         join,
+        hold_before_pivot: false,
+        create_container_hooks: Vec::new(),
+        start_container_hooks: Vec::new(),
+        hook_state: String::new(),
         unshare_cgroup: false,
         new_netns: flags.contains(CloneFlags::CLONE_NEWNET),
     };
@@ -275,6 +282,18 @@ pub fn launch(opts: &LaunchOptions<'_>, t: &mut Timings) -> Result<Launched> {
     let mut notes = Vec::new();
     let layout = Layout::detect(opts.cgroup_root)?;
     let (mut plan, mut flags) = plan(opts, layout, &mut notes)?;
+    let hooks = match (&opts.hooks, opts.spec.hooks()) {
+        (Some((bundle, ann)), Some(h)) => {
+            plan.create_container_hooks = h.create_container().clone().unwrap_or_default();
+            plan.start_container_hooks = h.start_container().clone().unwrap_or_default();
+            let runtime: Vec<oci_spec::runtime::Hook> =
+                h.prestart().iter().flatten().chain(h.create_runtime().iter().flatten()).cloned().collect();
+            plan.hold_before_pivot = !runtime.is_empty() || !plan.create_container_hooks.is_empty();
+            plan.hook_state = crate::hooks::state_json(opts.id, "creating", 0, bundle, ann);
+            Some((runtime, bundle.to_path_buf(), ann.clone()))
+        }
+        _ => None,
+    };
     t.mark("plan");
 
     let cgroup = Manager::new(opts.cgroup_root, layout, &opts.cgroup_path);
@@ -283,7 +302,18 @@ pub fn launch(opts: &LaunchOptions<'_>, t: &mut Timings) -> Result<Launched> {
     notes.extend(cgroup.warnings());
     t.mark("cgroup");
 
-    match start(&mut plan, &mut flags, &cgroup, t) {
+    let id = opts.id;
+    let before_go = move |pid: Pid| -> Result<()> {
+        if let Some((runtime, bundle, ann)) = &hooks {
+            crate::hooks::run(
+                "createRuntime",
+                runtime,
+                &crate::hooks::state_json(id, "creating", pid.as_raw(), bundle, ann),
+            )?;
+        }
+        Ok(())
+    };
+    match start(&mut plan, &mut flags, &cgroup, t, &before_go) {
         Ok((pid, pty_master, old_mask)) => Ok(Launched { pid, cgroup, pty_master, notes, old_mask, owns_cgroup: true }),
         Err(e) => {
             let _ = cgroup.destroy();
@@ -298,6 +328,7 @@ fn start(
     flags: &mut CloneFlags,
     cgroup: &Manager,
     t: &mut Timings,
+    before_go: &dyn Fn(Pid) -> Result<()>,
 ) -> Result<(Pid, Option<OwnedFd>, SigSet)> {
     let (sync_read, sync_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(Error::sys("pipe"))?;
     let (error_read, error_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(Error::sys("pipe"))?;
@@ -371,7 +402,11 @@ fn start(
             return Err(fail(e.into()));
         }
     }
-    if let Err(e) = nix::unistd::write(&sync_write, b"g") {
+    if let Err(e) = before_go(pid) {
+        return Err(fail(e));
+    }
+    let go: &[u8] = if plan.hold_before_pivot { b"gg" } else { b"g" };
+    if let Err(e) = nix::unistd::write(&sync_write, go) {
         return Err(fail(Error::Sys { op: "start container init", source: e }));
     }
     drop(sync_write);

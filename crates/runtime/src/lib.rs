@@ -14,6 +14,7 @@ pub mod devices;
 pub mod error;
 pub mod exec;
 pub mod fsutil;
+pub mod hooks;
 pub mod init;
 pub mod launch;
 pub mod process;

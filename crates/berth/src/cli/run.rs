@@ -189,6 +189,7 @@ pub fn run(g: &Globals, a: &RunArgs) -> Result<i32> {
         cgroup_path: format!("berth/{id}"),
         keep_stdin: a.interactive,
         exec_fifo: None,
+        hooks: None,
     };
     let launched = berth_runtime::launch(&opts, &mut t).map_err(|e| {
         let code = e.exit_code();

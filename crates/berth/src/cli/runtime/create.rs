@@ -41,12 +41,37 @@ pub struct CreateArgs {
 /// the container, exiting with its code.
 fn run_in(c: &Ctx, a: &CreateArgs, bundle: &Path, spec: &oci_spec::runtime::Spec) -> Result<i32> {
     let launched = launch_and_record(c, a, bundle, spec, None)?;
+    let saved = Saved::load(&c.root, &a.id)?;
+    after_hooks(&saved, "poststart", "running");
     let info = berth_runtime::supervise(&launched, berth_runtime::SuperviseOptions { stdin: true });
     let destroyed = launched.destroy();
+    after_hooks(&saved, "poststop", "stopped");
     let _ = std::fs::remove_dir_all(state::dir(&c.root, &a.id));
     let info = info.with_context(|| format!("supervising container {}", a.id))?;
     destroyed?;
     Ok(info.code)
+}
+
+/// Runs a runtime-side hook list (poststart, poststop) of the container's bundle; failures are
+/// warnings, as the runtime-spec wants for these two.
+pub fn after_hooks(s: &Saved, kind: &str, status: &str) {
+    let Ok((_, spec)) = load_bundle(&s.bundle) else { return };
+    let Some(h) = spec.hooks() else { return };
+    let list = if kind == "poststart" { h.poststart() } else { h.poststop() };
+    let Some(list) = list else { return };
+    let ann = serde_json::to_string(&annotations(&spec)).unwrap_or_else(|_| "{}".into());
+    let pid = if status == "stopped" { 0 } else { s.pid };
+    let state = berth_runtime::hooks::state_json(&s.id, status, pid, &s.bundle, &ann);
+    if let Err(e) = berth_runtime::hooks::run(kind, list, &state) {
+        eprintln!("berth: warning: {e}");
+    }
+}
+
+fn annotations(spec: &oci_spec::runtime::Spec) -> serde_json::Value {
+    spec.annotations()
+        .as_ref()
+        .map(|a| serde_json::to_value(a).unwrap_or_default())
+        .unwrap_or_else(|| serde_json::json!({}))
 }
 
 /// The bundle's spec with an absolute root path.
@@ -145,6 +170,7 @@ pub fn launch_and_record(
         cgroup_path: cgroup_path.clone(),
         keep_stdin: true,
         exec_fifo: fifo,
+        hooks: Some((bundle, serde_json::to_string(&annotations(spec)).unwrap_or_else(|_| "{}".into()))),
     };
     let mut t = berth_runtime::Timings::new();
     let launched = berth_runtime::launch(&opts, &mut t)?;
@@ -157,7 +183,7 @@ pub fn launch_and_record(
         created: state::now_rfc3339(),
         cgroup_root: c.cgroup_root.clone(),
         cgroup_path,
-        annotations: serde_json::to_value(spec.annotations()).unwrap_or_default(),
+        annotations: annotations(spec),
     };
     let after = (|| -> Result<()> {
         if let (Some(sock), Some(m)) = (&a.console_socket, &launched.pty_master) {

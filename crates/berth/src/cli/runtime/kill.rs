@@ -79,6 +79,7 @@ pub fn delete(c: &Ctx, a: &DeleteArgs) -> Result<i32> {
     }
     let m = s.cgroup();
     m.destroy()?;
+    super::create::after_hooks(&s, "poststop", "stopped");
     if s.cgroup_path.starts_with("berth/") {
         m.remove_empty_parents();
     }

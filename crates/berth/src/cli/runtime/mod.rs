@@ -3,8 +3,8 @@
 //! containing `runc` (e.g. a `berth-runc` symlink).
 //!
 //! Done so far: `spec`, `features`, `create` (init blocked at the exec FIFO, pid file, console
-//! socket), `start`, `run`, `state`, `kill`, `pause`, `resume`, `update`, `ps`, `exec`, `delete`, `list`. To come:
-//! `events`, hooks, user namespaces.
+//! socket), `start`, `run`, `state`, `kill`, `pause`, `resume`, `update`, `ps`, `exec`, `delete`, `list`. Lifecycle hooks (all six, state on stdin, timeouts) run. To come: `events`,
+//! user namespaces, joining pid/user namespaces by path, seccomp notify hand-off.
 
 use std::io::Write;
 use std::path::PathBuf;

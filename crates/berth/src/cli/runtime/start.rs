@@ -38,5 +38,6 @@ pub fn run(c: &Ctx, id: &str) -> Result<i32> {
         }
     }
     std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))?;
+    super::create::after_hooks(&s, "poststart", "running");
     Ok(0)
 }
