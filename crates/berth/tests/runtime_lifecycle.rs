@@ -418,3 +418,21 @@ fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
     assert!(err(&out).contains("createRuntime hook"), "{}", err(&out));
     assert!(!b.state_root().join(&id).exists());
 }
+
+#[test]
+fn ambient_capabilities_without_inheritable_do_not_fail_like_runc() {
+    // runc's own default spec lists ambient capabilities but no inheritable set.
+    let b = Bundle::new(&["sh", "-c", "grep CapEff /proc/self/status > /tmp/caps"]);
+    let cfg = b.path().join("config.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["process"]["capabilities"].as_object_mut().unwrap().remove("inheritable");
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    let id = format!("ambient-{}", std::process::id());
+    let out = b.create(&id);
+    assert!(out.status.success(), "{}", err(&out));
+    assert!(b.rt(&["start", &id]).status.success());
+    b.wait_status(&id, "stopped");
+    let caps = std::fs::read_to_string(b.path().join("rootfs/tmp/caps")).unwrap();
+    assert_eq!(caps.trim(), "CapEff:\t0000000020000420");
+    assert!(b.rt(&["delete", &id]).status.success());
+}

@@ -96,7 +96,7 @@ struct CapData {
 
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
-/// Sets effective, permitted and inheritable sets, then raises the ambient ones.
+/// Sets effective, permitted and inheritable sets, then raises the ambient ones that can be.
 pub(crate) fn apply(sets: &CapSets) -> nix::Result<()> {
     let mut hdr = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     let lo = |m: u64| m as u32;
@@ -115,13 +115,12 @@ pub(crate) fn apply(sets: &CapSets) -> nix::Result<()> {
     unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0) };
     for n in 0..64u32 {
         if sets.ambient & (1u64 << n) != 0 {
+            // Like runc: an ambient capability that is not also permitted and inheritable
+            // cannot be raised; that is not fatal (runc's own default spec asks for such).
             // SAFETY: prctl with integer arguments only.
-            let rc = unsafe {
+            unsafe {
                 libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, n as libc::c_ulong, 0, 0)
             };
-            if rc != 0 {
-                return Err(nix::Error::last());
-            }
         }
     }
     Ok(())
