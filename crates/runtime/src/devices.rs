@@ -5,7 +5,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType};
 
 use crate::error::{Error, Result};
 use crate::fsutil::{mkdir_all_in_root, proc_fd_path, touch_in_root};
@@ -36,6 +36,38 @@ pub fn default_devices() -> Vec<DevicePlan> {
             gid: 0,
         })
         .collect()
+}
+
+/// The device cgroup rules every container gets after the spec's own (runc appends the same):
+/// mknod of any node, the default devices, ptys (`/dev/pts/*`, `/dev/ptmx`), `/dev/console`
+/// and `/dev/net/tun`. Without them a spec that starts with "deny all" could not open its own
+/// `/dev/null` or allocate a terminal.
+pub fn default_allowed_rules() -> Vec<LinuxDeviceCgroup> {
+    let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut b = LinuxDeviceCgroupBuilder::default().allow(true).typ(typ).access(access);
+        if let Some(x) = major {
+            b = b.major(x);
+        }
+        if let Some(x) = minor {
+            b = b.minor(x);
+        }
+        b.build().expect("static rule is valid")
+    };
+    use LinuxDeviceType::{B, C};
+    vec![
+        rule(C, None, None, "m"),
+        rule(B, None, None, "m"),
+        rule(C, Some(1), Some(3), "rwm"),
+        rule(C, Some(1), Some(5), "rwm"),
+        rule(C, Some(1), Some(7), "rwm"),
+        rule(C, Some(1), Some(8), "rwm"),
+        rule(C, Some(1), Some(9), "rwm"),
+        rule(C, Some(5), Some(0), "rwm"),
+        rule(C, Some(5), Some(1), "rwm"),
+        rule(C, Some(5), Some(2), "rwm"),
+        rule(C, Some(136), None, "rwm"),
+        rule(C, Some(10), Some(200), "rwm"),
+    ]
 }
 
 /// Default devices plus the spec's, the spec's entries winning on the same path.

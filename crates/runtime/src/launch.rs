@@ -297,7 +297,12 @@ pub fn launch(opts: &LaunchOptions<'_>, t: &mut Timings) -> Result<Launched> {
     t.mark("plan");
 
     let cgroup = Manager::new(opts.cgroup_root, layout, &opts.cgroup_path);
-    let resources = opts.spec.linux().as_ref().and_then(|l| l.resources().clone()).unwrap_or_default();
+    let mut resources = opts.spec.linux().as_ref().and_then(|l| l.resources().clone()).unwrap_or_default();
+    if let Some(rules) = resources.devices().clone().filter(|r| !r.is_empty()) {
+        let mut all = rules;
+        all.extend(crate::devices::default_allowed_rules());
+        resources.set_devices(Some(all));
+    }
     cgroup.create(&resources)?;
     notes.extend(cgroup.warnings());
     t.mark("cgroup");
