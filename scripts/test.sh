@@ -10,6 +10,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 need=()
 [ -x /bin/busybox ] || need+=(busybox-static)
+# dockerd (with containerd) for the tests that run berth as dockerd's OCI runtime.
+command -v dockerd >/dev/null || need+=(docker.io)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -76,7 +76,12 @@ pub fn mounts(privileged: bool) -> Vec<Mount> {
 /// The device cgroup rules of an unprivileged container: deny everything; the runtime then
 /// appends its default allow-list (mknod, the standard devices, ptys, /dev/net/tun), Docker's.
 pub fn device_rules() -> Vec<LinuxDeviceCgroup> {
-    vec![LinuxDeviceCgroupBuilder::default().allow(false).typ(LinuxDeviceType::A).access("rwm").build().expect("static rule")]
+    vec![LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .typ(LinuxDeviceType::A)
+        .access("rwm")
+        .build()
+        .expect("static rule")]
 }
 
 /// The `/etc/hosts` Docker writes for a container without a network address.
