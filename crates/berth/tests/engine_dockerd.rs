@@ -128,8 +128,9 @@ fn dockerd_runs_containers_on_berth() {
     let k = Dockerd::start();
     let rootfs = k.dir.path().join("rootfs");
     common::build_rootfs(&rootfs);
-    let tar = Command::new("tar").arg("-C").arg(&rootfs).args(["-c", "."]).stdout(Stdio::piped()).spawn().unwrap();
-    let import = k.cmd(&["import", "-", "berthbox:test"]).stdin(tar.stdout.unwrap()).output().unwrap();
+    let mut tar = Command::new("tar").arg("-C").arg(&rootfs).args(["-c", "."]).stdout(Stdio::piped()).spawn().unwrap();
+    let import = k.cmd(&["import", "-", "berthbox:test"]).stdin(tar.stdout.take().unwrap()).output().unwrap();
+    assert!(tar.wait().unwrap().success());
     assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
 
     // docker run --rm --runtime berth IMAGE echo ok
