@@ -10,8 +10,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 need=()
 [ -x /bin/busybox ] || need+=(busybox-static)
-# dockerd (with containerd) for the tests that run berth as dockerd's OCI runtime.
+# dockerd, containerd and podman for the tests that run berth as their OCI runtime.
 command -v dockerd >/dev/null || need+=(docker.io)
+command -v podman >/dev/null || need+=(podman)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
