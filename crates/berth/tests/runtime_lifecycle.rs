@@ -436,3 +436,28 @@ fn ambient_capabilities_without_inheritable_do_not_fail_like_runc() {
     assert_eq!(caps.trim(), "CapEff:\t0000000020000420");
     assert!(b.rt(&["delete", &id]).status.success());
 }
+
+#[test]
+fn lsm_labels_are_refused_clearly_where_the_lsm_is_not_active() {
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y");
+    let selinux = Path::new("/sys/fs/selinux/enforce").exists();
+    for (key, value, active, name) in [
+        ("apparmorProfile", "unconfined", apparmor, "AppArmor"),
+        ("selinuxLabel", "system_u:system_r:container_t:s0", selinux, "SELinux"),
+    ] {
+        let b = Bundle::new(&["true"]);
+        let cfg = b.path().join("config.json");
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+        v["process"][key] = value.into();
+        std::fs::write(&cfg, v.to_string()).unwrap();
+        let id = format!("lsm-{key}-{}", std::process::id());
+        let out = b.create(&id);
+        if active {
+            assert!(out.status.success(), "{}", err(&out));
+        } else {
+            assert_eq!(out.status.code(), Some(1));
+            assert!(err(&out).contains(&format!("{name} is not enabled")), "{}", err(&out));
+            assert!(!b.state_root().join(&id).exists());
+        }
+    }
+}

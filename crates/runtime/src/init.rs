@@ -50,6 +50,8 @@ pub struct InitPlan {
     pub keep_stdin: bool,
     /// The exec FIFO (`O_PATH`) of a created-but-not-started container.
     pub gate: Option<OwnedFd>,
+    /// An LSM exec label: (attr file, value), written just before exec.
+    pub exec_label: Option<(PathBuf, String)>,
     /// Hooks: wait for the parent (createRuntime hooks) before pivot_root, then run the
     /// createContainer hooks there; startContainer hooks run just before exec.
     pub hold_before_pivot: bool,
@@ -198,6 +200,9 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
         if let Some(prog) = &plan.seccomp {
             berth_seccomp::install(prog, plan.seccomp_flags)?;
         }
+    }
+    if let Some((attr, value)) = &plan.exec_label {
+        std::fs::write(attr, value).map_err(Error::io("set LSM exec label", attr))?;
     }
     restore_signals();
     // SAFETY: marks every descriptor from 3 up close-on-exec; nothing is closed now.

@@ -173,6 +173,7 @@ fn plan(opts: &LaunchOptions<'_>, layout: Layout, notes: &mut Vec<String>) -> Re
         Some("runbindable") => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
         Some(o) => return Err(Error::Spec(format!("unknown rootfsPropagation {o}"))),
     };
+    let exec_label = lsm_label(process)?;
     let user = process.user();
     let tty = process.terminal().unwrap_or(false);
     let p = |v: &Option<Vec<String>>| v.iter().flatten().map(PathBuf::from).collect::<Vec<_>>();
@@ -215,6 +216,7 @@ fn plan(opts: &LaunchOptions<'_>, layout: Layout, notes: &mut Vec<String>) -> Re
             None => None,
         },
         join,
+        exec_label,
         hold_before_pivot: false,
         create_container_hooks: Vec::new(),
         start_container_hooks: Vec::new(),
@@ -226,6 +228,34 @@ fn plan(opts: &LaunchOptions<'_>, layout: Layout, notes: &mut Vec<String>) -> Re
         return Err(Error::Spec("no command specified".into()));
     }
     Ok((plan, flags))
+}
+
+/// The LSM label to exec with: the spec's AppArmor profile or SELinux label, which must be
+/// applied when that LSM is active and is a clear error when it is not.
+fn lsm_label(p: &oci_spec::runtime::Process) -> Result<Option<(PathBuf, String)>> {
+    if let Some(profile) = p.apparmor_profile().as_deref().filter(|s| !s.is_empty()) {
+        let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y");
+        if !enabled {
+            return Err(Error::Spec(format!(
+                "apparmor profile {profile:?} requested but AppArmor is not enabled on this host"
+            )));
+        }
+        let attr = if Path::new("/proc/self/attr/apparmor/exec").exists() {
+            "/proc/self/attr/apparmor/exec"
+        } else {
+            "/proc/self/attr/exec"
+        };
+        return Ok(Some((PathBuf::from(attr), format!("exec {profile}"))));
+    }
+    if let Some(label) = p.selinux_label().as_deref().filter(|s| !s.is_empty()) {
+        if !Path::new("/sys/fs/selinux/enforce").exists() {
+            return Err(Error::Spec(format!(
+                "selinux label {label:?} requested but SELinux is not enabled on this host"
+            )));
+        }
+        return Ok(Some((PathBuf::from("/proc/self/attr/exec"), label.to_string())));
+    }
+    Ok(None)
 }
 
 #[repr(C)]
