@@ -461,3 +461,37 @@ fn lsm_labels_are_refused_clearly_where_the_lsm_is_not_active() {
         }
     }
 }
+
+#[test]
+fn events_stats_reports_usage_from_the_cgroup() {
+    let b = Bundle::new(&["sh", "-c", "sleep 30 & sleep 30"]);
+    let cfg = b.path().join("config.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["linux"]["resources"]["memory"] = serde_json::json!({"limit": 67108864});
+    v["linux"]["resources"]["pids"] = serde_json::json!({"limit": 30});
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    let id = format!("events-{}", std::process::id());
+    assert!(b.create(&id).status.success());
+    assert!(b.rt(&["start", &id]).status.success());
+    b.wait_status(&id, "running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ev = loop {
+        let out = b.rt(&["events", "--stats", &id]);
+        assert!(out.status.success(), "{}", err(&out));
+        let ev: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        if ev["data"]["pids"]["current"].as_u64() >= Some(2) || Instant::now() > deadline {
+            break ev;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], id.as_str());
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 67108864u64);
+    assert_eq!(ev["data"]["pids"]["limit"], 30);
+    assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 2, "{ev}");
+    assert!(ev["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0, "{ev}");
+    assert!(b.rt(&["kill", &id, "KILL"]).status.success());
+    b.wait_status(&id, "stopped");
+    assert_eq!(b.rt(&["events", "--stats", &id]).status.code(), Some(1), "events of a stopped container");
+    assert!(b.rt(&["delete", &id]).status.success());
+}

@@ -35,6 +35,7 @@ mod bpf;
 mod fs;
 mod layout;
 mod resources;
+mod stats;
 mod v1;
 mod v2;
 
@@ -42,6 +43,7 @@ mod v2;
 mod tests;
 
 use layout::{Backend, Hierarchies, Kind};
+pub use stats::Stats;
 
 /// Errors name the cgroup file or directory and the operation.
 #[derive(Debug, thiserror::Error)]

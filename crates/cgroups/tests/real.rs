@@ -473,3 +473,65 @@ fn concurrent_create_and_destroy_share_the_parent() {
         assert!(subdirs.is_empty(), "{subdirs:?}");
     }
 }
+
+/// A child that touches 4 MiB of fresh memory and burns a little CPU, then sleeps until killed.
+/// (mmap, not malloc: the test process has threads, so the forked child must not allocate.)
+fn spin_then_sleep() -> i32 {
+    const LEN: usize = 4 << 20;
+    // SAFETY: an anonymous private mapping; on success we write only inside its LEN bytes.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            LEN,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p != libc::MAP_FAILED {
+            for off in (0..LEN).step_by(4096) {
+                *(p as *mut u8).add(off) = 1;
+            }
+        }
+    }
+    let mut x: u64 = 0;
+    for i in 0..20_000_000u64 {
+        x = x.wrapping_add(i).rotate_left(3);
+    }
+    std::hint::black_box(x);
+    loop {
+        // SAFETY: pause has no preconditions.
+        unsafe { libc::pause() };
+    }
+}
+
+#[test]
+fn stats_report_usage_and_limits() {
+    need_root!();
+    let root = Path::new(ROOT);
+    let layout = Layout::detect(root).unwrap();
+    let top = unique_top();
+    let mut g = Guard::new(root, &top);
+    let m = Manager::new(root, layout, &format!("{top}/c1"));
+    m.create(&res(r#"{"memory": {"limit": 67108864}, "pids": {"limit": 20}}"#)).unwrap();
+    let (pid, w) = fork_waiting(spin_then_sleep);
+    g.children.push(pid);
+    m.add_pid(pid).unwrap();
+    release(w);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let s = loop {
+        let s = m.stats();
+        if s.cpu_total_ns > 1_000_000 || std::time::Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(s.cpu_total_ns > 1_000_000, "cpu time not counted: {s:?}");
+    assert!(s.memory_usage >= 4 << 20, "the child's 4 MiB not counted: {s:?}");
+    assert_eq!(s.memory_limit, Some(67108864));
+    assert_eq!((s.pids_current, s.pids_limit), (1, Some(20)));
+    m.destroy().unwrap();
+    g.forget(pid);
+    let _ = waitpid(Pid::from_raw(pid), None);
+    assert!(g.leftovers().is_empty());
+}

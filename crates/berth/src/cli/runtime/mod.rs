@@ -3,7 +3,7 @@
 //! containing `runc` (e.g. a `berth-runc` symlink).
 //!
 //! Done so far: `spec`, `features`, `create` (init blocked at the exec FIFO, pid file, console
-//! socket), `start`, `run`, `state`, `kill`, `pause`, `resume`, `update`, `ps`, `exec`, `delete`, `list`. Lifecycle hooks (all six, state on stdin, timeouts) run. To come: `events`,
+//! socket), `start`, `run`, `state`, `kill`, `pause`, `resume`, `update`, `ps`, `exec`, `events`, `delete`, `list`. Lifecycle hooks (all six, state on stdin, timeouts) run. To come:
 //! user namespaces, joining pid/user namespaces by path, seccomp notify hand-off.
 
 use std::io::Write;
@@ -13,6 +13,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 mod create;
+mod events;
 mod exec;
 mod features;
 mod kill;
@@ -67,6 +68,8 @@ pub enum RuntimeCommand {
     Pause { id: String },
     /// Resume a paused container
     Resume { id: String },
+    /// Resource usage events (once with --stats)
+    Events(events::EventsArgs),
     /// Run a new process inside a running container
     Exec(exec::ExecArgs),
     /// Update a container's resource limits
@@ -139,6 +142,7 @@ fn dispatch(c: &Ctx, cmd: &RuntimeCommand) -> Result<i32> {
             Ok(0)
         }
         RuntimeCommand::Kill(a) => kill::kill(c, a),
+        RuntimeCommand::Events(a) => events::run(c, a),
         RuntimeCommand::Exec(a) => exec::run(c, a),
         RuntimeCommand::Update(a) => update::run(c, a),
         RuntimeCommand::Ps { format, id } => ps(c, format, id),
