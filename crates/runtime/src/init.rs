@@ -50,6 +50,8 @@ pub struct InitPlan {
     pub keep_stdin: bool,
     /// The exec FIFO (`O_PATH`) of a created-but-not-started container.
     pub gate: Option<OwnedFd>,
+    /// Caller descriptors 3..3+N kept open across exec.
+    pub preserve_fds: u32,
     /// An LSM exec label: (attr file, value), written just before exec.
     pub exec_label: Option<(PathBuf, String)>,
     /// Hooks: wait for the parent (createRuntime hooks) before pivot_root, then run the
@@ -205,8 +207,13 @@ fn setup_and_exec(plan: &InitPlan, fds: &InitFds) -> Result<Never> {
         std::fs::write(attr, value).map_err(Error::io("set LSM exec label", attr))?;
     }
     restore_signals();
-    // SAFETY: marks every descriptor from 3 up close-on-exec; nothing is closed now.
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let first = 3 + plan.preserve_fds;
+    for fd in 3..first {
+        // SAFETY: clears FD_CLOEXEC on a descriptor the caller asked to pass on.
+        unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
+    }
+    // SAFETY: marks every other descriptor close-on-exec; nothing is closed now.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     Err(crate::process::exec(&plan.args, &plan.env))
 }
 

@@ -62,6 +62,8 @@ pub struct LaunchOptions<'a> {
     /// Run the spec's lifecycle hooks (OCI runtime mode): the bundle and annotations (JSON)
     /// that go into the state hooks read. `None` ignores hooks.
     pub hooks: Option<(&'a Path, String)>,
+    /// Descriptors 3..3+N of the caller stay open in the container (runc's `--preserve-fds`).
+    pub preserve_fds: u32,
 }
 
 /// A started container.
@@ -217,6 +219,7 @@ fn plan(opts: &LaunchOptions<'_>, layout: Layout, notes: &mut Vec<String>) -> Re
         },
         join,
         exec_label,
+        preserve_fds: opts.preserve_fds,
         hold_before_pivot: false,
         create_container_hooks: Vec::new(),
         start_container_hooks: Vec::new(),

@@ -190,6 +190,7 @@ pub fn run(g: &Globals, a: &RunArgs) -> Result<i32> {
         keep_stdin: a.interactive,
         exec_fifo: None,
         hooks: None,
+        preserve_fds: 0,
     };
     let launched = berth_runtime::launch(&opts, &mut t).map_err(|e| {
         let code = e.exit_code();

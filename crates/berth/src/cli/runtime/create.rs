@@ -29,7 +29,7 @@ pub struct CreateArgs {
     /// Do not create a new session keyring (accepted; berth creates none)
     #[arg(long)]
     pub no_new_keyring: bool,
-    /// Pass N additional file descriptors to the container (not supported yet unless 0)
+    /// Pass N additional file descriptors (3..3+N) to the container
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
     /// Set by `run`: start at once and stay in the foreground (not a flag of `create`)
@@ -123,9 +123,6 @@ pub fn send_console(socket: &Path, master: &std::os::fd::OwnedFd) -> Result<()> 
 
 pub fn run(c: &Ctx, a: &CreateArgs) -> Result<i32> {
     state::valid_id(&a.id)?;
-    if a.preserve_fds != 0 {
-        bail!("--preserve-fds is not supported yet");
-    }
     let (bundle, spec) = load_bundle(&a.bundle)?;
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
     if terminal && a.console_socket.is_none() && !a.foreground_run {
@@ -170,6 +167,7 @@ pub fn launch_and_record(
         cgroup_path: cgroup_path.clone(),
         keep_stdin: true,
         exec_fifo: fifo,
+        preserve_fds: a.preserve_fds,
         hooks: Some((bundle, serde_json::to_string(&annotations(spec)).unwrap_or_else(|_| "{}".into()))),
     };
     let mut t = berth_runtime::Timings::new();
