@@ -59,7 +59,7 @@ fn runs_on_a_pure_v2_layout_with_clone_into_cgroup() {
     assert!(out.stdout.lines().any(|l| l == "0::/"), "{out}");
     assert!(out.stdout.contains(" - cgroup2 "), "/sys/fs/cgroup is not cgroup2 inside\n{out}");
     assert!(!dir.exists(), "{} left behind", dir.display());
-    if m.ours {
-        assert!(!m.dir.join("berth").exists(), "empty berth parent left behind");
-    }
+    // The `berth` parent itself is shared with every other container in this hierarchy (on a
+    // hybrid host the mount is the same tree as /sys/fs/cgroup/unified, which the tests running
+    // alongside use), so whether it is gone depends on them; the other tests check it.
 }
