@@ -21,9 +21,7 @@ impl Containerd {
         let d = dir.path();
         let ns = format!("berthctr{}", std::process::id());
         // ctr's default cgroupsPath is /<namespace>/<id>: that parent is ours to remove.
-        let new_parents: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
-            .map(|rd| rd.flatten().map(|e| e.path().join(&ns)).filter(|p| !p.exists()).collect())
-            .unwrap_or_default();
+        let new_parents = common::missing_cgroup_parents(&ns);
         let cfg = format!(
             "version = 2\nroot = \"{r}\"\nstate = \"{s}\"\n[grpc]\n  address = \"{a}\"\n[ttrpc]\n  address = \"{a}.ttrpc\"\n[debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n",
             r = d.join("root").display(),
@@ -85,17 +83,8 @@ impl Drop for Containerd {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let d = self.dir.path().to_string_lossy().into_owned();
-        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut mps: Vec<&str> =
-            info.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&d)).collect();
-        mps.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in mps {
-            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
-        }
-        for p in &self.new_parents {
-            let _ = std::fs::remove_dir(p);
-        }
+        common::unmount_under(self.dir.path());
+        common::remove_cgroup_parents(&self.new_parents);
     }
 }
 

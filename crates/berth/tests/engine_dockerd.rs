@@ -16,12 +16,6 @@ struct Dockerd {
     new_parents: Vec<PathBuf>,
 }
 
-fn docker_cgroup_parents() -> Vec<PathBuf> {
-    std::fs::read_dir("/sys/fs/cgroup")
-        .map(|rd| rd.flatten().map(|e| e.path().join("docker")).collect())
-        .unwrap_or_default()
-}
-
 impl Dockerd {
     fn start() -> Dockerd {
         let dir = tempfile::tempdir().unwrap();
@@ -34,7 +28,7 @@ impl Dockerd {
         });
         std::fs::write(d.join("daemon.json"), cfg.to_string()).unwrap();
         let ns = format!("berthtest{}", std::process::id());
-        let new_parents = docker_cgroup_parents().into_iter().filter(|p| !p.exists()).collect();
+        let new_parents = common::missing_cgroup_parents("docker");
         let child = Command::new("dockerd")
             .arg("--config-file")
             .arg(d.join("daemon.json"))
@@ -104,17 +98,8 @@ impl Drop for Dockerd {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let d = self.dir.path().to_string_lossy().into_owned();
-        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut mps: Vec<&str> =
-            info.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&d)).collect();
-        mps.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in mps {
-            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
-        }
-        for p in &self.new_parents {
-            let _ = std::fs::remove_dir(p);
-        }
+        common::unmount_under(self.dir.path());
+        common::remove_cgroup_parents(&self.new_parents);
     }
 }
 

@@ -15,9 +15,7 @@ struct Podman {
 
 impl Podman {
     fn new() -> Podman {
-        let new_parents = std::fs::read_dir("/sys/fs/cgroup")
-            .map(|rd| rd.flatten().map(|e| e.path().join("libpod_parent")).filter(|p| !p.exists()).collect())
-            .unwrap_or_default();
+        let new_parents = common::missing_cgroup_parents("libpod_parent");
         let p = Podman { dir: tempfile::tempdir().unwrap(), new_parents };
         std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth"), p.dir.path().join("berth-runc")).unwrap();
         common::build_rootfs(&p.dir.path().join("rootfs"));
@@ -52,20 +50,9 @@ impl Podman {
 impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.podman(&["rm", "-f", "-t", "0", "p1"]);
-        let d = self.dir.path().to_string_lossy().into_owned();
-        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut mps: Vec<&str> =
-            info.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&d)).collect();
-        mps.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in mps {
-            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
-        }
+        common::unmount_under(self.dir.path());
         // podman leaves its (empty) cgroup parent and the conmon cgroup under it.
-        for p in &self.new_parents {
-            for sub in ["conmon", ""] {
-                let _ = std::fs::remove_dir(if sub.is_empty() { p.clone() } else { p.join(sub) });
-            }
-        }
+        common::remove_cgroup_parents(&self.new_parents);
     }
 }
 

@@ -142,42 +142,33 @@ pub(crate) fn exec(args: &[CString], env: &[CString]) -> Error {
         unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
         nix::Error::last() as i32
     };
-    if name.as_bytes().contains(&b'/') {
-        let errno = try_exec(name);
-        return exec_error(&shown, errno, true);
+    match search(name, env, try_exec) {
+        Ok(()) => Error::Init { code: 126, message: format!("exec: \"{shown}\": returned") },
+        Err(e) => e,
     }
-    let path_var = env
-        .iter()
-        .find_map(|e| e.to_bytes().strip_prefix(b"PATH=").map(|p| String::from_utf8_lossy(p).into_owned()))
-        .unwrap_or_else(|| crate::DEFAULT_PATH.to_string());
-    let mut saw_eacces = false;
-    for dir in path_var.split(':') {
-        let dir = if dir.is_empty() { "." } else { dir };
-        let Ok(candidate) = CString::new(format!("{dir}/{shown}")) else { continue };
-        match try_exec(&candidate) {
-            libc::EACCES => saw_eacces = true,
-            libc::ENOENT | libc::ENOTDIR => {}
-            other => return exec_error(&shown, other, true),
-        }
-    }
-    exec_error(&shown, if saw_eacces { libc::EACCES } else { libc::ENOENT }, false)
 }
 
 /// Finds the command the way [`exec`] will, without executing it: for reporting "not found"
 /// or "not executable" before the exec gate.
 pub(crate) fn lookup(args: &[CString], env: &[CString]) -> Result<()> {
     let name = args.first().ok_or_else(|| Error::Init { code: 125, message: "no command specified".into() })?;
-    let shown = name.to_string_lossy().into_owned();
-    let ok = |p: &CStr| -> i32 {
+    search(name, env, |p: &CStr| {
         // SAFETY: access(2) on a valid C string.
         if unsafe { libc::access(p.as_ptr(), libc::X_OK) } == 0 {
             0
         } else {
             nix::Error::last() as i32
         }
-    };
-    if name.as_bytes().contains(&b'/') {
-        return match ok(name) {
+    })
+}
+
+/// Docker's command search: a name with `/` is tried as is, others in each PATH directory (from
+/// `env`, else the default PATH). `attempt` returns 0 on success or an errno; ENOENT/ENOTDIR
+/// move on, EACCES is remembered, any other errno stops the search.
+fn search(name: &CStr, env: &[CString], mut attempt: impl FnMut(&CStr) -> i32) -> Result<()> {
+    let shown = name.to_string_lossy().into_owned();
+    if name.to_bytes().contains(&b'/') {
+        return match attempt(name) {
             0 => Ok(()),
             e => Err(exec_error(&shown, e, true)),
         };
@@ -189,11 +180,12 @@ pub(crate) fn lookup(args: &[CString], env: &[CString]) -> Result<()> {
     let mut saw_eacces = false;
     for dir in path_var.split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
-        let Ok(c) = CString::new(format!("{dir}/{shown}")) else { continue };
-        match ok(&c) {
+        let Ok(candidate) = CString::new(format!("{dir}/{shown}")) else { continue };
+        match attempt(&candidate) {
             0 => return Ok(()),
             libc::EACCES => saw_eacces = true,
-            _ => {}
+            libc::ENOENT | libc::ENOTDIR => {}
+            other => return Err(exec_error(&shown, other, true)),
         }
     }
     Err(exec_error(&shown, if saw_eacces { libc::EACCES } else { libc::ENOENT }, false))

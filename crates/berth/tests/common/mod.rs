@@ -697,3 +697,37 @@ pub fn mounts(mountinfo: &str) -> Vec<(String, String, String)> {
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup shared by the tests that start a real engine (dockerd, containerd, podman)
+
+/// Lazily unmounts every mount below `dir` (deepest first): what an engine may leave there.
+pub fn unmount_under(dir: &Path) {
+    let d = dir.to_string_lossy().into_owned();
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut mps: Vec<&str> = info.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&d)).collect();
+    mps.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in mps {
+        let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// `<hierarchy>/<name>` for every cgroup hierarchy where it does not exist yet: an engine's
+/// cgroup parent that the test, by starting the engine, is about to create.
+pub fn missing_cgroup_parents(name: &str) -> Vec<PathBuf> {
+    std::fs::read_dir("/sys/fs/cgroup")
+        .map(|rd| rd.flatten().map(|e| e.path().join(name)).filter(|p| !p.exists()).collect())
+        .unwrap_or_default()
+}
+
+/// Removes those parents again (and empty cgroups under them, such as podman's `conmon`).
+pub fn remove_cgroup_parents(parents: &[PathBuf]) {
+    for p in parents {
+        if let Ok(rd) = std::fs::read_dir(p) {
+            for e in rd.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+                let _ = std::fs::remove_dir(e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(p);
+    }
+}
