@@ -13,6 +13,9 @@ struct Containerd {
     child: Child,
     ns: String,
     new_parents: Vec<PathBuf>,
+    /// /run/containerd dirs the shim and ctr create even with our own roots (shim sockets),
+    /// removed at the end if the test made them and they are empty.
+    new_run_dirs: Vec<PathBuf>,
 }
 
 impl Containerd {
@@ -22,6 +25,7 @@ impl Containerd {
         let ns = format!("berthctr{}", std::process::id());
         // ctr's default cgroupsPath is /<namespace>/<id>: that parent is ours to remove.
         let new_parents = common::missing_cgroup_parents(&ns);
+        let new_run_dirs = common::missing_dirs(&["/run/containerd/s", "/run/containerd/fifo", "/run/containerd"]);
         let cfg = format!(
             "version = 2\nroot = \"{r}\"\nstate = \"{s}\"\n[grpc]\n  address = \"{a}\"\n[ttrpc]\n  address = \"{a}.ttrpc\"\n[debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n",
             r = d.join("root").display(),
@@ -36,7 +40,7 @@ impl Containerd {
             .stderr(std::fs::File::create(d.join("containerd.log")).unwrap())
             .spawn()
             .expect("containerd (install docker.io or containerd)");
-        let c = Containerd { dir, child, ns, new_parents };
+        let c = Containerd { dir, child, ns, new_parents, new_run_dirs };
         let deadline = Instant::now() + Duration::from_secs(30);
         while !c.ctr(&["version"]).status.success() {
             assert!(Instant::now() < deadline, "containerd did not come up");
@@ -55,6 +59,17 @@ impl Containerd {
             .stdin(Stdio::null())
             .output()
             .unwrap()
+    }
+
+    /// `ctr run` flags that keep runtime state and stdio FIFOs under the test's dir.
+    fn run_flags(&self) -> Vec<String> {
+        let d = self.dir.path();
+        vec![
+            "--runc-root".into(),
+            d.join("runc-root").display().to_string(),
+            "--fifo-dir".into(),
+            d.join("fifo").display().to_string(),
+        ]
     }
 
     fn runtime(&self) -> PathBuf {
@@ -85,6 +100,7 @@ impl Drop for Containerd {
         let _ = self.child.wait();
         common::unmount_under(self.dir.path());
         common::remove_cgroup_parents(&self.new_parents);
+        common::remove_empty_dirs(&self.new_run_dirs);
     }
 }
 
@@ -100,12 +116,20 @@ fn ctr_runs_and_kills_on_berth() {
     let rt = c.runtime();
     let (rt, rootfs) = (rt.to_str().unwrap(), rootfs.to_str().unwrap());
 
-    let out =
-        c.ctr(&["run", "--rm", "--runc-binary", rt, "--rootfs", rootfs, "ct1", "sh", "-c", "echo ok-from-ctr; exit 3"]);
+    let flags = c.run_flags();
+    let with = |args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["run".into()];
+        v.extend(flags.iter().cloned());
+        v.extend(args.iter().map(|s| s.to_string()));
+        v
+    };
+    let a = with(&["--rm", "--runc-binary", rt, "--rootfs", rootfs, "ct1", "sh", "-c", "echo ok-from-ctr; exit 3"]);
+    let out = c.ctr(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok-from-ctr"), "{}", text(&out));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
 
-    let out = c.ctr(&["run", "-d", "--runc-binary", rt, "--rootfs", rootfs, "ct2", "sleep", "60"]);
+    let a = with(&["-d", "--runc-binary", rt, "--rootfs", rootfs, "ct2", "sleep", "60"]);
+    let out = c.ctr(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.status.success(), "{}", text(&out));
     let running = |want: &str| {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -124,4 +148,5 @@ fn ctr_runs_and_kills_on_berth() {
     assert!(c.ctr(&["task", "rm", "ct2"]).status.success());
     assert!(c.ctr(&["container", "rm", "ct2"]).status.success());
     assert!(!Path::new(&format!("/sys/fs/cgroup/memory/{}/ct2", c.ns)).exists());
+    assert!(!Path::new("/run/containerd/runc").join(&c.ns).exists(), "runtime state outside the test's dir");
 }

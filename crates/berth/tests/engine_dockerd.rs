@@ -14,6 +14,8 @@ struct Dockerd {
     child: Child,
     /// dockerd's cgroup parents (`<hierarchy>/docker`) that did not exist before: removed at the end.
     new_parents: Vec<PathBuf>,
+    /// Host run dirs dockerd and the shims create whatever their roots (plugins, shim sockets).
+    new_run_dirs: Vec<PathBuf>,
 }
 
 impl Dockerd {
@@ -29,6 +31,8 @@ impl Dockerd {
         std::fs::write(d.join("daemon.json"), cfg.to_string()).unwrap();
         let ns = format!("berthtest{}", std::process::id());
         let new_parents = common::missing_cgroup_parents("docker");
+        let new_run_dirs =
+            common::missing_dirs(&["/run/containerd/s", "/run/containerd", "/run/docker/plugins", "/run/docker"]);
         let child = Command::new("dockerd")
             .arg("--config-file")
             .arg(d.join("daemon.json"))
@@ -45,7 +49,7 @@ impl Dockerd {
             .stderr(Stdio::from(std::fs::File::create(d.join("dockerd.err")).unwrap()))
             .spawn()
             .expect("dockerd (install docker.io)");
-        let k = Dockerd { dir, child, new_parents };
+        let k = Dockerd { dir, child, new_parents, new_run_dirs };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !k.docker(&["version"]).status.success() {
             assert!(Instant::now() < deadline, "dockerd did not come up: {}", k.log());
@@ -100,6 +104,7 @@ impl Drop for Dockerd {
         let _ = self.child.wait();
         common::unmount_under(self.dir.path());
         common::remove_cgroup_parents(&self.new_parents);
+        common::remove_empty_dirs(&self.new_run_dirs);
     }
 }
 

@@ -731,3 +731,16 @@ pub fn remove_cgroup_parents(parents: &[PathBuf]) {
         let _ = std::fs::remove_dir(p);
     }
 }
+
+/// Those of `dirs` that do not exist yet (host directories an engine creates wherever its
+/// roots are, e.g. shim sockets under /run/containerd/s), to remove after the test.
+pub fn missing_dirs(dirs: &[&str]) -> Vec<PathBuf> {
+    dirs.iter().map(PathBuf::from).filter(|p| !p.exists()).collect()
+}
+
+/// Removes the directories `missing_dirs` returned, in order, where they are empty.
+pub fn remove_empty_dirs(dirs: &[PathBuf]) {
+    for d in dirs {
+        let _ = std::fs::remove_dir(d);
+    }
+}
