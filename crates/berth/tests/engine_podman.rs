@@ -11,12 +11,16 @@ struct Podman {
     dir: tempfile::TempDir,
     /// podman's cgroup parent (`<hierarchy>/libpod_parent`) where the test made it.
     new_parents: Vec<PathBuf>,
+    /// podman calls the runtime without `--root`, so berth keeps that state in its default
+    /// /run/berth/runtime: removed at the end (empty by then) if the test made it.
+    new_run_dirs: Vec<PathBuf>,
 }
 
 impl Podman {
     fn new() -> Podman {
         let new_parents = common::missing_cgroup_parents("libpod_parent");
-        let p = Podman { dir: tempfile::tempdir().unwrap(), new_parents };
+        let new_run_dirs = common::missing_dirs(&["/run/berth/runtime", "/run/berth"]);
+        let p = Podman { dir: tempfile::tempdir().unwrap(), new_parents, new_run_dirs };
         std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth"), p.dir.path().join("berth-runc")).unwrap();
         common::build_rootfs(&p.dir.path().join("rootfs"));
         p
@@ -53,6 +57,7 @@ impl Drop for Podman {
         common::unmount_under(self.dir.path());
         // podman leaves its (empty) cgroup parent and the conmon cgroup under it.
         common::remove_cgroup_parents(&self.new_parents);
+        common::remove_empty_dirs(&self.new_run_dirs);
     }
 }
 
