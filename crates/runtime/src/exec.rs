@@ -9,13 +9,13 @@ use std::path::PathBuf;
 
 use berth_cgroups::Manager;
 use nix::sched::CloneFlags;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxSeccomp, Process};
 
 use crate::caps::CapSets;
 use crate::error::{Error, Result};
-use crate::launch::{Launched, FORWARDED};
+use crate::launch::Launched;
 use crate::process::Rlimit;
 
 /// What to run and where.
@@ -117,11 +117,7 @@ pub fn exec(o: ExecOptions<'_>) -> Result<Launched> {
     } else {
         None
     };
-    let mut block = SigSet::empty();
-    for s in FORWARDED {
-        block.add(*s);
-    }
-    let old_mask = block.thread_swap_mask(SigmaskHow::SIG_BLOCK).map_err(Error::sys("sigprocmask"))?;
+    let old_mask = crate::launch::block_forwarded()?;
     // Children of this process are born in the container's pid namespace from here on.
     if let Some(fd) = &pidns {
         nix::sched::setns(fd.as_fd(), CloneFlags::CLONE_NEWPID).map_err(Error::sys("join pid namespace"))?;
@@ -176,9 +172,7 @@ pub fn exec(o: ExecOptions<'_>) -> Result<Launched> {
     if !msg.is_empty() {
         let _ = nix::sys::wait::waitpid(pid, None);
         let _ = old_mask.thread_set_mask();
-        let text = String::from_utf8_lossy(&msg);
-        let (code, message) = text.split_once('\n').unwrap_or(("125", &text));
-        return Err(Error::Init { code: code.parse().unwrap_or(125), message: message.to_string() });
+        return Err(crate::launch::init_error(&msg));
     }
     let (pid, pty_master, old_mask) = crate::launch::finish(pid, console, old_mask, &fail)?;
     Ok(Launched { pid, cgroup: o.cgroup, pty_master, notes, old_mask, owns_cgroup: false })

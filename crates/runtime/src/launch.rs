@@ -42,6 +42,22 @@ pub const FORWARDED: &[Signal] = &[
     Signal::SIGCHLD,
 ];
 
+/// Blocks the signals the parent forwards (read later from a signalfd), returning the old mask.
+pub(crate) fn block_forwarded() -> Result<SigSet> {
+    let mut block = SigSet::empty();
+    for s in FORWARDED {
+        block.add(*s);
+    }
+    block.thread_swap_mask(SigmaskHow::SIG_BLOCK).map_err(Error::sys("sigprocmask"))
+}
+
+/// The error a child wrote to its error pipe as `CODE\nMESSAGE`.
+pub(crate) fn init_error(msg: &[u8]) -> Error {
+    let text = String::from_utf8_lossy(msg);
+    let (code, message) = text.split_once('\n').unwrap_or(("125", &text));
+    Error::Init { code: code.parse().unwrap_or(125), message: message.to_string() }
+}
+
 /// How to start a container.
 pub struct LaunchOptions<'a> {
     /// Container id (names the cgroup).
@@ -385,11 +401,7 @@ fn start(
 
     // Block the signals we forward so none is lost between now and the supervise loop; the
     // child unblocks them just before exec.
-    let mut block = SigSet::empty();
-    for s in FORWARDED {
-        block.add(*s);
-    }
-    let old_mask = block.thread_swap_mask(SigmaskHow::SIG_BLOCK).map_err(Error::sys("sigprocmask"))?;
+    let old_mask = block_forwarded()?;
 
     let v2_dir = cgroup.v2_dir()?;
     let want_cgroupns = flags.contains(CloneFlags::CLONE_NEWCGROUP);
@@ -467,9 +479,7 @@ fn start(
     if !msg.is_empty() {
         let _ = nix::sys::wait::waitpid(pid, None);
         let _ = old_mask.thread_set_mask();
-        let text = String::from_utf8_lossy(&msg);
-        let (code, message) = text.split_once('\n').unwrap_or(("125", &text));
-        return Err(Error::Init { code: code.parse().unwrap_or(125), message: message.to_string() });
+        return Err(init_error(&msg));
     }
     t.mark("init");
     finish(pid, console, old_mask, &fail)
